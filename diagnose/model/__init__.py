@@ -1,0 +1,1 @@
+"""Plain, frozen records: incident, evidence, findings, report. No I/O in this package."""

@@ -1,0 +1,55 @@
+"""What a check says: findings for or against a cause, and how the check itself went."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Mapping, Union
+
+Direction = Literal["for", "against"]
+CheckStatus = Literal["ok", "finding", "error", "skipped"]
+Fact = Union[str, int, float]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One piece of evidence about one cause.
+
+    `weight` is the log-odds this finding adds (for) or removes (against); checks take it from their
+    runbook params so that a person tunes it in runbooks/, not here. `summary` is plain text built from
+    data: renderers escape it. `facts` fill the cause's fix templates (deployment, pid, index_sql, ...).
+    """
+
+    cause: str
+    direction: Direction
+    weight: float
+    source: str
+    summary: str
+    onset: datetime | None = None          # when the signal left its baseline, if the data shows it
+    facts: Mapping[str, Fact] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        from .incident import iso
+
+        out: dict[str, object] = {"source": self.source, "summary": self.summary,
+                                  "direction": self.direction, "weight": round(self.weight, 3)}
+        if self.onset is not None:
+            out["onset"] = iso(self.onset)
+        return out
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    status: CheckStatus
+    duration_ms: int = 0
+    error: str | None = None               # one line, for `error` and `skipped`
+    findings: tuple[Finding, ...] = ()
+    notes: tuple[str, ...] = ()            # what the check could not see, partial data, and so on
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"id": self.id, "status": self.status, "duration_ms": self.duration_ms,
+                                  "error": self.error}
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out

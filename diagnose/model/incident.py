@@ -1,0 +1,107 @@
+"""The incident found in logs: who timed out waiting for whom, when, how often, how long."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+
+def iso(ts: datetime | None) -> str | None:
+    """UTC ISO-8601 with a Z, as the contract writes times."""
+    if ts is None:
+        return None
+    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    p50: float | None = None
+    p99: float | None = None
+    max: float | None = None
+
+    def to_json(self) -> dict[str, float | None]:
+        return {"p50": _num(self.p50), "p99": _num(self.p99), "max": _num(self.max)}
+
+
+def _num(x: float | None) -> float | int | None:
+    if x is None:
+        return None
+    return int(x) if float(x).is_integer() else round(x, 3)
+
+
+@dataclass(frozen=True)
+class Incident:
+    """Timeout events of one caller waiting on one upstream, grouped."""
+
+    service: str
+    upstream: str
+    events: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    timeout_ms: float | None            # the caller's own deadline, most common value in the events
+    duration_ms: Percentiles = field(default_factory=Percentiles)
+    signal: str = "upstream-timeout"    # what runbooks match on
+    namespace: str | None = None        # when the logs say (kubernetes.namespace_name and the like)
+    rate_per_min: float | None = None
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "service": self.service,
+            "upstream": self.upstream,
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+            "events": self.events,
+            "timeout_ms": _num(self.timeout_ms),
+            "duration_ms": self.duration_ms.to_json(),
+        }
+        if self.rate_per_min is not None:
+            out["rate_per_min"] = round(self.rate_per_min, 3)
+        if self.namespace:
+            out["namespace"] = self.namespace
+        if self.signal != "upstream-timeout":
+            out["signal"] = self.signal
+        return out
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "Incident":
+        d = doc.get("duration_ms") or {}
+        return cls(
+            service=str(doc["service"]), upstream=str(doc["upstream"]), events=int(doc.get("events", 0)),
+            first_seen=parse_iso(doc.get("first_seen")), last_seen=parse_iso(doc.get("last_seen")),
+            timeout_ms=doc.get("timeout_ms"),
+            duration_ms=Percentiles(d.get("p50"), d.get("p99"), d.get("max")),
+            signal=doc.get("signal", "upstream-timeout"), namespace=doc.get("namespace"),
+            rate_per_min=doc.get("rate_per_min"),
+        )
+
+
+@dataclass(frozen=True)
+class Window:
+    """The time range evidence is gathered for: a baseline before the first timeout, and the incident."""
+
+    start: datetime
+    end: datetime
+    onset: datetime          # the first timeout; signals are dated relative to it
+
+    @classmethod
+    def around(cls, incident: Incident, now: datetime | None = None,
+               baseline: timedelta = timedelta(minutes=30), after: timedelta = timedelta(minutes=5)) -> "Window":
+        now = now or datetime.now(timezone.utc)
+        first = incident.first_seen or now
+        last = incident.last_seen or first
+        return cls(start=first - baseline, end=min(last + after, max(now, last)), onset=first)
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"start": iso(self.start), "end": iso(self.end), "onset": iso(self.onset)}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "Window":
+        start, end, onset = parse_iso(doc["start"]), parse_iso(doc["end"]), parse_iso(doc.get("onset"))
+        assert start and end
+        return cls(start=start, end=end, onset=onset or start)
