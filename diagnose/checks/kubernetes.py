@@ -1,0 +1,3 @@
+"""Checks (to be written)."""
+
+from __future__ import annotations
