@@ -1,10 +1,213 @@
-"""Typed evidence of one source (filled in by its parser)."""
+"""Kubernetes and service-mesh evidence: the upstream's workload and the route from caller to upstream.
+
+Filled in by diagnose/parsers/kubernetes.py from the API documents (live or from a bundle). Quantities are
+normalised here (CPU in millicores, memory in bytes, durations in milliseconds) so checks never parse
+"500m" or "1.5s" themselves. `missing` says, per kind, why that evidence is unknown (403, 404, not served).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Probe:
+    kind: str                              # "readiness", "liveness", "startup"
+    period_s: float = 10.0
+    timeout_s: float = 1.0
+    failure_threshold: int = 3
+    handler: str = ""                      # "httpGet /healthz:8080", "tcpSocket 8080", "exec"
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    image: str = ""
+    ready: bool = False
+    restarts: int = 0
+    state: str = ""                        # "running", "waiting", "terminated"
+    state_reason: str = ""                 # CrashLoopBackOff, ImagePullBackOff, OOMKilled...
+    last_reason: str = ""                  # last termination reason (OOMKilled, Error, Completed)
+    last_exit_code: int | None = None
+    last_finished: datetime | None = None
+    cpu_request_m: float | None = None
+    cpu_limit_m: float | None = None
+    mem_request_b: float | None = None
+    mem_limit_b: float | None = None
+    probes: tuple[Probe, ...] = ()
+    jvm: bool = False                      # looks like a JVM (image, command or JAVA_* env)
+
+
+@dataclass(frozen=True)
+class PodHealth:
+    status: str                            # Running, CrashLoopBackOff, OOMKilled, Pending, Terminating...
+    health: str                            # healthy, warning, unhealthy, unknown
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Pod:
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    phase: str
+    ready: bool
+    node: str = ""
+    zone: str = ""                         # from the node's topology labels
+    region: str = ""
+    owner: str = ""                        # "ReplicaSet/user-auth-service-7d9f8b6c5"
+    containers: tuple[Container, ...] = ()
+    health: PodHealth = field(default_factory=lambda: PodHealth("Unknown", "unknown"))
+    created: datetime | None = None
+
+    @property
+    def restarts(self) -> int:
+        return sum(c.restarts for c in self.containers)
+
+
+@dataclass(frozen=True)
+class ReplicaSet:
+    name: str
+    revision: int
+    created: datetime | None
+    desired: int
+    ready: int
+    images: tuple[str, ...] = ()
+    change_cause: str = ""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    namespace: str
+    desired: int
+    ready: int
+    updated: int
+    available: int
+    selector: Mapping[str, str]
+    revision: int = 0
+    images: tuple[str, ...] = ()
+    conditions: Mapping[str, str] = field(default_factory=dict)     # type -> "True"/"False" (reason)
+    replicasets: tuple[ReplicaSet, ...] = ()                         # newest first
+
+    def rollout_in(self, start: datetime, end: datetime) -> ReplicaSet | None:
+        """The ReplicaSet created by a rollout within [start, end], if any (evidence of a recent change)."""
+        for rs in self.replicasets:
+            if rs.created is not None and start <= rs.created <= end and rs.revision > 1:
+                return rs
+        return None
+
+
+@dataclass(frozen=True)
+class HPA:
+    name: str
+    target: str                            # "Deployment/user-auth-service"
+    min_replicas: int
+    max_replicas: int
+    current: int
+    desired: int
+    scaling_limited: str = ""              # the ScalingLimited condition's reason when True
+
+    @property
+    def at_max(self) -> bool:
+        return self.max_replicas > 0 and self.current >= self.max_replicas
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str                              # Normal, Warning
+    reason: str
+    message: str
+    object: str                            # "Pod/user-auth-service-7d9f8b6c5-4xk2p"
+    count: int
+    last: datetime | None
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    zone: str
+    region: str
+    pressure: tuple[str, ...] = ()         # conditions other than Ready that are True (MemoryPressure...)
+    ready: bool = True
+
+
+@dataclass(frozen=True)
+class PodUsage:
+    pod: str
+    cpu_m: Mapping[str, float]             # container -> millicores
+    mem_b: Mapping[str, float]             # container -> bytes
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    selector: Mapping[str, str]
+    ports: tuple[int, ...] = ()
+    ready_endpoints: int | None = None     # from Endpoints; None when not seen
+    not_ready_endpoints: int | None = None
+
+
+@dataclass(frozen=True)
+class RouteTimeout:
+    """One timeout/retry policy on the path caller -> upstream, from a mesh or ingress object."""
+
+    kind: str                              # VirtualService, ServiceProfile, Ingress
+    name: str                              # namespace/name
+    api_version: str
+    hosts: tuple[str, ...]
+    timeout_ms: float | None = None        # whole-request timeout, None when unset (mesh default)
+    attempts: int | None = None            # retries (not counting the first try, as Istio counts)
+    per_try_timeout_ms: float | None = None
+    retry_on: str = ""
+    connect_timeout_ms: float | None = None
+    send_timeout_ms: float | None = None
+    route: str = ""                        # the route's name or match, for the summary
+
+
+@dataclass(frozen=True)
+class TrafficPolicy:
+    """An Istio DestinationRule's connection pool and outlier detection for the upstream host."""
+
+    name: str
+    api_version: str
+    host: str
+    max_connections: int | None = None
+    http1_max_pending: int | None = None
+    http2_max_requests: int | None = None
+    max_requests_per_connection: int | None = None
+    connect_timeout_ms: float | None = None
+    consecutive_errors: int | None = None  # consecutive5xxErrors / consecutiveGatewayErrors
+    ejection_time_ms: float | None = None
+    max_ejection_percent: int | None = None
 
 
 @dataclass(frozen=True)
 class KubeEvidence:
-    pass
+    namespace: str = ""
+    upstream: str = ""
+    caller: str = ""
+    pods: tuple[Pod, ...] = ()             # the upstream's pods
+    caller_pods: tuple[Pod, ...] = ()
+    deployment: Deployment | None = None   # the upstream's
+    hpa: HPA | None = None
+    events: tuple[Event, ...] = ()         # in the window, about the upstream's objects
+    nodes: Mapping[str, Node] = field(default_factory=dict)
+    usage: Mapping[str, PodUsage] = field(default_factory=dict)     # pod -> metrics.k8s.io usage
+    service: Service | None = None
+    routes: tuple[RouteTimeout, ...] = ()
+    policies: tuple[TrafficPolicy, ...] = ()
+    # kind -> one line why it is unknown, e.g.
+    # "hpas": "forbidden: cannot list horizontalpodautoscalers.autoscaling in namespace production"
+    missing: Mapping[str, str] = field(default_factory=dict)
+    seen: tuple[str, ...] = ()             # kinds whose List document was read
+
+    @property
+    def forbidden(self) -> Mapping[str, str]:
+        return {k: v for k, v in self.missing.items() if v.startswith("forbidden")}
+
+    def saw(self, kind: str) -> bool:
+        return kind in self.seen
