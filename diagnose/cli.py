@@ -1,0 +1,359 @@
+"""The command line. Thin: parse options, call the engine, render. Only click is imported at start-up.
+
+Exit status: 0 the command did its work (whatever it found); 1 an internal error; 2 bad usage or
+unreadable input; 3 the logs held no upstream timeout; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import IO, Any, Callable, Sequence
+
+import click
+
+FORMATS = click.Choice(["text", "json", "markdown"])
+
+
+def _output_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+                     help="Write the report to FILE instead of standard output.")(f)
+    f = click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
+                     help="text for people, json for machines (the contract's schema), markdown for postmortems.")(f)
+    return f
+
+
+def _source_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    opts = [
+        click.option("--timeout", type=click.FloatRange(min=0.1, max=600), default=5.0, show_default=True,
+                     help="Budget per source in seconds; a source that does not answer in time is an error."),
+        click.option("--exec-thread-dumps", is_flag=True,
+                     help="Run `jcmd 1 Thread.print` (or jstack) in the upstream's JVM containers (off by default)."),
+        click.option("--thread-dumps", type=click.Path(), help="Directory of thread dumps of the upstream's pods."),
+        click.option("--pg-dsn", help="The upstream's PostgreSQL (libpq DSN or URI; PG* variables also work)."),
+        click.option("--prometheus-url", envvar="PROMETHEUS_URL", help="Prometheus base URL (or PROMETHEUS_URL)."),
+        click.option("--namespace", "-n", help="Namespace of the upstream (default: from the logs or the context)."),
+        click.option("--context", help="kubeconfig context to use, as kubectl --context."),
+        click.option("--kubeconfig", type=click.Path(), help="kubeconfig file (default: KUBECONFIG, ~/.kube/config, "
+                                                              "or the in-cluster config)."),
+        click.option("--upstream", help="Diagnose the incident with this upstream (default: the one with most events)."),
+        click.option("--service", help="Diagnose the incident of this caller (default: the one with most events)."),
+        click.option("--log", "logs", multiple=True, required=True, type=click.Path(allow_dash=True),
+                     help="A log with the timeouts (repeatable; - for standard input)."),
+    ]
+    for o in opts:
+        f = o(f)
+    return f
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="diagnose", message="diagnose %(version)s")
+@click.option("--debug", is_flag=True, envvar="DIAGNOSE_DEBUG", help="Show tracebacks of internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Find an upstream-timeout incident in logs, gather evidence, and rank its likely causes.
+
+    \b
+    Examples:
+      diagnose demo
+      diagnose logs app.log
+      diagnose run --log app.log --prometheus-url http://prometheus:9090 --pg-dsn "host=db dbname=auth"
+      diagnose collect --log app.log --out incident-bundle/   then later:   diagnose analyze incident-bundle/
+    """
+    ctx.obj = {"debug": debug}
+
+
+# --- run / collect / analyze / demo -----------------------------------------------------------------
+
+
+@cli.command()
+@_source_options
+@click.option("--bundle-out", type=click.Path(), help="Also keep the evidence gathered, as a bundle.")
+@click.option("--runbook", "runbook_name", help="Runbook to use (default: the one matching the log signal).")
+@_output_options
+def run(logs: Sequence[str], bundle_out: str | None, runbook_name: str | None, fmt: str, output: str | None,
+        **opts: Any) -> None:
+    """Diagnose from logs and the live sources given; print the ranked causes."""
+    from .engine.diagnose import diagnose
+    from .render.progress import Progress
+
+    target, scan = _target(logs, opts)
+    runbook = _runbook(runbook_name, target.incident.signal)
+    with Progress(enabled=_progress_on(fmt, output)) as progress:
+        gathered = _gather(target, opts, progress)
+        if bundle_out:
+            _write_bundle(bundle_out, target, gathered, scan)
+        report = diagnose(target, gathered, runbook, progress.check)
+    _emit(report, fmt, output)
+
+
+@cli.command()
+@_source_options
+@click.option("--out", "out", required=True, type=click.Path(),
+              help="Bundle to write: a new directory, or a name ending in .tar.gz.")
+def collect(logs: Sequence[str], out: str, **opts: Any) -> None:
+    """Gather the same evidence as `run` into a bundle, for `diagnose analyze` later. Does not analyse."""
+    from .render.progress import Progress
+
+    target, scan = _target(logs, opts)
+    with Progress(enabled=sys.stderr.isatty()) as progress:
+        gathered = _gather(target, opts, progress)
+    path = _write_bundle(out, target, gathered, scan)
+    click.echo(f"bundle written: {path}")
+    for name, g in gathered.items():
+        detail = f" ({g.status.error})" if g.status.error else ""
+        click.echo(f"  {name}: {g.status.status}, {len(g.files)} file(s){detail}")
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path())
+@click.option("--runbook", "runbook_name", help="Runbook to use (default: the one matching the log signal).")
+@_output_options
+def analyze(bundle: str, runbook_name: str | None, fmt: str, output: str | None) -> None:
+    """Analyse a bundle offline (a directory or a .tar.gz of one)."""
+    _analyze(bundle, runbook_name, fmt, output)
+
+
+@cli.command()
+@_output_options
+def demo(fmt: str, output: str | None) -> None:
+    """Analyse the bundled example incident (the seed's upstream timeout); no cluster, database or network."""
+    from .bundle.fixtures import demo_bundle
+
+    path = demo_bundle()
+    if fmt == "text" and not output:
+        click.echo("Demo: frontend-api answers 500s because it times out waiting for user-auth-service.\n"
+                   f"Analysing the recorded evidence in {path} (as `diagnose analyze` would).\n")
+    _analyze(str(path), None, fmt, output)
+
+
+def _analyze(bundle: str, runbook_name: str | None, fmt: str, output: str | None) -> None:
+    from .bundle.store import read
+    from .engine.diagnose import diagnose
+    from .engine.gather import LIVE_SOURCES, Gathered
+    from .model.evidence import SourceStatus
+    from .sources.base import Target
+
+    b = read(bundle)
+    gathered = {name: Gathered(b.sources.get(name) or SourceStatus(name, "skipped", "not in the bundle"),
+                               b.files.get(name, {})) for name in LIVE_SOURCES}
+    target = Target(incident=b.incident, window=b.window, namespace=b.namespace or b.incident.namespace)
+    report = diagnose(target, gathered, _runbook(runbook_name, b.incident.signal))
+    _emit(report, fmt, output)
+
+
+# --- logs -------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@_output_options
+def logs(paths: Sequence[str], fmt: str, output: str | None) -> None:
+    """Scan logs and print the timeout incidents found (caller, upstream, count, first/last seen, durations)."""
+    from .logs.scan import scan
+    from .render import logs as render_logs
+
+    result = scan(list(paths), stdin=sys.stdin.buffer if "-" in paths else None)
+    if fmt == "json":
+        import json
+
+        _write(json.dumps(render_logs.to_json(result), indent=2) + "\n", output)
+    elif fmt == "markdown":
+        _write(render_logs.to_markdown(result), output)
+    else:
+        _with_console(output, lambda console: render_logs.to_text(result, console))
+
+
+# --- runbooks ---------------------------------------------------------------------------------------
+
+
+@cli.group()
+def runbooks() -> None:
+    """Inspect and validate runbooks (runbooks/*.yaml, and DIAGNOSE_RUNBOOKS directories)."""
+
+
+@runbooks.command("list")
+def runbooks_list() -> None:
+    """List the runbooks: name, the log signals they answer, their causes."""
+    from .engine.runbook import load_all
+
+    for rb in load_all():
+        click.echo(f"{rb.name:<20} signals: {', '.join(rb.signals):<20} causes: "
+                   f"{', '.join(s.cause for s in rb.steps)}  ({rb.path})")
+
+
+@runbooks.command("show")
+@click.argument("name")
+def runbooks_show(name: str) -> None:
+    """Show one runbook: its steps in order, priors, checks, thresholds and fixes."""
+    from .engine.registry import checks
+    from .engine.runbook import find
+
+    rb = find(name)
+    click.echo(f"{rb.name}: {rb.title}\n  file: {rb.path}\n  answers: {', '.join(rb.signals)}")
+    click.echo(f"  verdicts: likely >= {rb.verdicts['likely']}, possible >= {rb.verdicts['possible']}, "
+               f"unlikely >= {rb.verdicts['unlikely']}")
+    for n, step in enumerate(rb.steps, 1):
+        click.echo(f"\n{n}. {step.cause} (prior {step.prior:g}): {step.title}")
+        if step.diagnosis:
+            click.echo(f"   diagnosis: {step.diagnosis}")
+        for cid in step.checks:
+            params = rb.params_for(checks()[cid])
+            shown = ", ".join(f"{k}={v}" for k, v in params.items())
+            click.echo(f"   check {cid}: {shown}")
+        for fix in step.fixes:
+            click.echo(f"   fix: {fix.summary}")
+            for c in fix.commands:
+                click.echo(f"     $ {c}")
+    for rel in rb.relations:
+        click.echo(f"\n{rel.cause} can explain {rel.effect}: later {rel.effect} signals weigh x{rel.discount:g}")
+
+
+@runbooks.command("validate")
+@click.argument("path", required=False, type=click.Path())
+def runbooks_validate(path: str | None) -> None:
+    """Validate runbooks: all of them, a directory, or one file. Errors name file, line and field."""
+    from pathlib import Path
+
+    from .engine.runbook import load, runbook_files
+    from .errors import InputError
+
+    if path is None:
+        files = runbook_files()
+    elif Path(path).is_dir():
+        files = runbook_files([Path(path)])
+    elif Path(path).exists():
+        files = [Path(path)]
+    else:
+        raise InputError("no such file or directory", path=path)
+    if not files:
+        raise InputError("no runbooks (*.yaml) found", path=path)
+    for f in files:
+        rb = load(f)
+        click.echo(f"ok  {f}  ({rb.name}: {len(rb.steps)} causes, {len(rb.check_ids())} checks)")
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def _target(logs: Sequence[str], opts: dict[str, Any]):  # noqa: ANN202
+    from .errors import InputError, NoIncidentError
+    from .logs.scan import scan
+    from .model.incident import Window
+    from .sources.base import Target
+
+    result = scan(list(logs), keep_lines=10_000, stdin=sys.stdin.buffer if "-" in logs else None)
+    incidents = [i for i in result.incidents
+                 if (not opts.get("service") or i.service == opts["service"])
+                 and (not opts.get("upstream") or i.upstream == opts["upstream"])]
+    if not incidents:
+        wanted = " matching --service/--upstream" if opts.get("service") or opts.get("upstream") else ""
+        if result.lines and result.skipped == result.lines:
+            raise InputError(f"no line could be parsed ({result.lines} read)", path=", ".join(logs))
+        raise NoIncidentError(f"no upstream timeout{wanted} found in {', '.join(logs)} "
+                              f"({result.lines} lines read, {result.skipped} skipped)")
+    incident = incidents[0]
+    target = Target(incident=incident, window=Window.around(incident),
+                    namespace=opts.get("namespace") or incident.namespace)
+    return target, result
+
+
+def _source_opts(opts: dict[str, Any]):  # noqa: ANN202
+    from .sources.base import SourceOptions
+
+    return SourceOptions(kubeconfig=opts.get("kubeconfig"), context=opts.get("context"),
+                         namespace=opts.get("namespace"), prometheus_url=opts.get("prometheus_url"),
+                         pg_dsn=opts.get("pg_dsn"), thread_dumps=opts.get("thread_dumps"),
+                         exec_thread_dumps=bool(opts.get("exec_thread_dumps")), timeout=float(opts["timeout"]))
+
+
+def _gather(target: Any, opts: dict[str, Any], progress: Any):  # noqa: ANN202
+    from .engine.gather import gather
+
+    return gather(_source_opts(opts), target, progress.source)
+
+
+def _write_bundle(out: str, target: Any, gathered: Any, scan: Any) -> str:
+    from .bundle.store import write
+
+    kept = scan.kept.get((target.incident.service, target.incident.upstream), [])
+    lines = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in kept)
+    path = write(out, incident=target.incident, window=target.window, namespace=target.namespace,
+                 sources={n: g.status for n, g in gathered.items()},
+                 files={n: g.files for n, g in gathered.items()}, log_lines=lines,
+                 log_info={"lines": scan.lines, "skipped": scan.skipped, "kept": len(kept),
+                           "truncated": len(kept) < target.incident.events})
+    return str(path)
+
+
+def _runbook(name: str | None, signal: str):  # noqa: ANN202
+    from .engine.runbook import find, for_signal
+
+    return find(name) if name else for_signal(signal)
+
+
+def _progress_on(fmt: str, output: str | None) -> bool:
+    return sys.stderr.isatty() and (fmt == "text" or output is not None)
+
+
+def _emit(report: Any, fmt: str, output: str | None) -> None:
+    from .render import report as render
+
+    if fmt == "json":
+        _write(render.to_json(report), output)
+    elif fmt == "markdown":
+        _write(render.to_markdown(report), output)
+    else:
+        _with_console(output, lambda console: render.to_text(report, console))
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+def _with_console(output: str | None, draw: Callable[[Any], None]) -> None:
+    from rich.console import Console
+
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            draw(Console(file=f, no_color=True, width=120, soft_wrap=True))
+    else:
+        draw(Console(soft_wrap=True, highlight=False))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from .errors import DiagnoseError
+
+    debug = "--debug" in (argv or sys.argv[1:]) or bool(os.environ.get("DIAGNOSE_DEBUG"))
+    try:
+        cli.main(args=argv, prog_name="diagnose", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        _fail("interrupted", 130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except DiagnoseError as e:
+        if debug:
+            raise
+        _fail(str(e), e.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as e:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        if debug:
+            raise
+        _fail(f"internal error: {e.__class__.__name__}: {e} (run with --debug for the traceback)", 1)
+
+
+def _fail(message: str, code: int, stream: IO[str] | None = None) -> None:
+    from .render.escape import one_line
+
+    print(f"diagnose: error: {one_line(message)}", file=stream or sys.stderr)
+    sys.exit(code)

@@ -1,0 +1,115 @@
+"""One diagnosis: raw source files -> typed evidence -> the runbook's checks -> a ranked report.
+
+The same function serves `run` (files just gathered) and `analyze` (files read from a bundle).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import replace
+from typing import Callable, Mapping
+
+from ..errors import DiagnoseError
+from ..model.evidence import Evidence, SourceStatus
+from ..model.finding import CheckResult, Fact
+from ..model.report import Report
+from ..sources.base import Target
+from .gather import LIVE_SOURCES, Gathered
+from .ranking import rank
+from .registry import checks as registered_checks
+from .runbook import Runbook
+
+# Evidence field each source's parsed evidence goes to.
+FIELDS = {"kubernetes": "kubernetes", "prometheus": "prometheus", "postgres": "postgres", "thread-dumps": "threads"}
+# Thread dumps taken from pods through the exec API travel with the kubernetes source under this prefix.
+EXEC_PREFIX = "exec/"
+
+CheckProgress = Callable[[str, CheckResult | None], None]
+
+
+def load_evidence(target: Target, gathered: Mapping[str, Gathered]) -> Evidence:
+    statuses: dict[str, SourceStatus] = {"logs": SourceStatus("logs", "ok")}
+    parsed: dict[str, object] = {}
+    exec_dumps = {k: v for k, v in gathered.get("kubernetes", Gathered(SourceStatus("kubernetes", "skipped"), {}))
+                  .files.items() if k.startswith(EXEC_PREFIX)}
+    for name in LIVE_SOURCES:
+        g = gathered.get(name) or Gathered(SourceStatus(name, "skipped", "not gathered"), {})
+        status, files = g.status, g.files
+        if name == "thread-dumps" and exec_dumps:
+            files = {**files, **exec_dumps}
+            if status.status != "ok":
+                status = SourceStatus(name, "ok", None, status.duration_ms)
+        if name == "kubernetes":
+            files = {k: v for k, v in files.items() if not k.startswith(EXEC_PREFIX)}
+        if status.status == "ok":
+            started = time.monotonic()
+            try:
+                parsed[FIELDS[name]] = _parser(name).load(files, target)
+            except DiagnoseError as e:
+                status = SourceStatus(name, "error", str(e), status.duration_ms)
+            except Exception as e:  # noqa: BLE001 - a parser bug is this source's error, not a crash
+                status = SourceStatus(name, "error", f"could not read the data: {e.__class__.__name__}: {e}",
+                                      status.duration_ms)
+            else:
+                status = replace(status, duration_ms=status.duration_ms +
+                                 int((time.monotonic() - started) * 1000))
+        statuses[name] = status
+    return Evidence(incident=target.incident, window=target.window, sources=statuses, **parsed)  # type: ignore[arg-type]
+
+
+def _parser(name: str):  # noqa: ANN202 - a module
+    return importlib.import_module(f"diagnose.parsers.{LIVE_SOURCES[name]}")
+
+
+def run_checks(evidence: Evidence, runbook: Runbook, progress: CheckProgress | None = None) -> list[CheckResult]:
+    specs = registered_checks()
+    results = []
+    for cid in runbook.check_ids():
+        spec = specs[cid]
+        if progress:
+            progress(cid, None)
+        missing = [evidence.sources.get(n) or SourceStatus(n, "skipped", "not gathered")
+                   for n in spec.needs if (evidence.sources.get(n) is None or evidence.sources[n].status != "ok")]
+        started = time.monotonic()
+        if missing:
+            # A check whose source failed is an error; one whose source was not given is skipped.
+            failed = [s for s in missing if s.status == "error"]
+            worst = failed[0] if failed else missing[0]
+            result = CheckResult(id=cid, status="error" if failed else "skipped",
+                                 error=f"{worst.name}: {worst.error or worst.status}")
+        else:
+            try:
+                findings = spec.func(evidence, runbook.params_for(spec))
+            except Exception as e:  # noqa: BLE001 - a check bug is reported on that check only
+                result = CheckResult(id=cid, status="error", error=f"check failed: {e.__class__.__name__}: {e}")
+            else:
+                status = "finding" if any(f.direction == "for" for f in findings) else "ok"
+                result = CheckResult(id=cid, status=status, findings=tuple(findings))  # type: ignore[arg-type]
+        result = replace(result, duration_ms=int((time.monotonic() - started) * 1000))
+        results.append(result)
+        if progress:
+            progress(cid, result)
+    return results
+
+
+def base_facts(evidence: Evidence, target: Target) -> dict[str, Fact]:
+    inc = evidence.incident
+    facts: dict[str, Fact] = {"service": inc.service, "caller": inc.service, "upstream": inc.upstream}
+    namespace = target.namespace or inc.namespace or getattr(evidence.kubernetes, "namespace", None)
+    if namespace:
+        facts["namespace"] = namespace
+    if inc.timeout_ms:
+        facts["caller_timeout_ms"] = int(inc.timeout_ms)
+        facts["caller_timeout"] = f"{inc.timeout_ms / 1000:g}s"
+    return facts
+
+
+def diagnose(target: Target, gathered: Mapping[str, Gathered], runbook: Runbook,
+             progress: CheckProgress | None = None) -> Report:
+    evidence = load_evidence(target, gathered)
+    results = run_checks(evidence, runbook, progress)
+    causes = rank(runbook, results, evidence.incident, base_facts(evidence, target))
+    return Report(incident=evidence.incident, window=evidence.window, runbook=runbook.name, causes=causes,
+                  checks=tuple(results), sources=evidence.sources, notes=evidence.notes)
+

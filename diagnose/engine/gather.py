@@ -1,0 +1,91 @@
+"""Query every live source at once, each within its own budget; a dead source costs its timeout only.
+
+Each source runs in a daemon thread: a source that overruns is reported as `error` when its budget is
+spent, and the process does not wait for it on exit (the sources also pass the deadline on to every
+network call they make, so in practice they end by themselves).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from ..errors import DiagnoseError
+from ..model.evidence import SourceStatus
+from ..sources.base import RawFiles, SourceOptions, Target
+
+# source name -> module; the parser of each is diagnose.parsers.<module name>
+LIVE_SOURCES: Mapping[str, str] = {
+    "kubernetes": "kubernetes",
+    "prometheus": "prometheus",
+    "postgres": "postgres",
+    "thread-dumps": "thread_dumps",
+}
+
+Progress = Callable[[str, SourceStatus | None], None]   # (source, None) when it starts, status when done
+
+
+@dataclass(frozen=True)
+class Gathered:
+    status: SourceStatus
+    files: RawFiles
+
+
+def source_module(name: str):  # noqa: ANN201 - a module
+    return importlib.import_module(f"diagnose.sources.{LIVE_SOURCES[name]}")
+
+
+def gather(opts: SourceOptions, target: Target, progress: Progress | None = None) -> dict[str, Gathered]:
+    out: dict[str, Gathered] = {}
+    running: dict[str, tuple[threading.Thread, dict[str, object], float]] = {}
+    lock = threading.Lock()
+
+    for name in LIVE_SOURCES:
+        module = source_module(name)
+        reason = module.skip_reason(opts)
+        if reason:
+            out[name] = Gathered(SourceStatus(name, "skipped", reason), {})
+            continue
+        started = time.monotonic()
+        deadline = started + opts.timeout
+        box: dict[str, object] = {}
+
+        def work(module=module, box=box, deadline=deadline) -> None:  # type: ignore[no-untyped-def]
+            try:
+                result: object = module.collect(opts, target, deadline)
+            except DiagnoseError as e:
+                result = e
+            except Exception as e:  # noqa: BLE001 - a source bug must not end the diagnosis
+                result = DiagnoseError(f"{e.__class__.__name__}: {e}")
+            with lock:
+                box["result"] = result
+
+        thread = threading.Thread(target=work, name=f"source-{name}", daemon=True)
+        running[name] = (thread, box, started)
+        if progress:
+            progress(name, None)
+        thread.start()
+
+    for name, (thread, box, started) in running.items():
+        thread.join(max(0.0, started + opts.timeout - time.monotonic()))
+        elapsed = int((time.monotonic() - started) * 1000)
+        with lock:
+            result = box.get("result")
+        if result is None:
+            status = SourceStatus(name, "error", f"no answer within {opts.timeout:g} s", elapsed)
+            files: RawFiles = {}
+        elif isinstance(result, Exception):
+            status, files = SourceStatus(name, "error", _one_line(str(result)), elapsed), {}
+        else:
+            status, files = SourceStatus(name, "ok", None, elapsed), dict(result)  # type: ignore[call-overload]
+        out[name] = Gathered(status, files)
+        if progress:
+            progress(name, status)
+    return {name: out[name] for name in LIVE_SOURCES}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500] or "failed"

@@ -1,0 +1,149 @@
+"""From findings to ranked causes: log-odds from a prior, evidence for and against. See docs/ranking.md."""
+
+from __future__ import annotations
+
+import math
+import string
+from datetime import datetime
+from typing import Iterable, Mapping, Sequence
+
+from ..model.finding import CheckResult, Fact, Finding
+from ..model.incident import Incident
+from ..model.report import CauseReport, Fix, Verdict
+from .runbook import Runbook, Step
+
+RAN = ("ok", "finding")
+# An effect never outranks its cause: it is placed this far below it.
+EFFECT_GAP = 0.01
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def rank(runbook: Runbook, results: Sequence[CheckResult], incident: Incident,
+         base_facts: Mapping[str, Fact]) -> tuple[CauseReport, ...]:
+    by_check = {r.id: r for r in results}
+    findings = [f for r in results if r.status in RAN for f in r.findings]
+    known = {s.cause for s in runbook.steps}
+    weights, effect_of, notes = _apply_relations(runbook, findings)
+
+    scored: dict[str, tuple[float, Verdict, str | None]] = {}
+    for step in runbook.steps:
+        ran = [c for c in step.checks if c in by_check and by_check[c].status in RAN]
+        mine = [f for f in findings if f.cause == step.cause]
+        score = logit(step.prior) + sum(weights[id(f)] * (1 if f.direction == "for" else -1) for f in mine)
+        confidence = sigmoid(score)
+        if not ran:
+            scored[step.cause] = (step.prior, "unknown", _unknown_reason(step, by_check))
+            continue
+        scored[step.cause] = (confidence, _verdict(runbook, confidence, mine), None)
+
+    # An effect never outranks its cause when the data showed the cause's signals first.
+    for rel in runbook.relations:
+        if rel.cause in effect_of.get(rel.effect, ()):
+            c_conf, c_verdict, _ = scored[rel.cause]
+            e_conf, e_verdict, e_reason = scored[rel.effect]
+            if e_verdict != "unknown" and e_conf >= c_conf:
+                e_conf = max(0.0, c_conf - EFFECT_GAP)
+                scored[rel.effect] = (e_conf, _verdict(runbook, e_conf, []), e_reason)
+
+    order = {s.cause: i for i, s in enumerate(runbook.steps)}
+    causes = []
+    for step in runbook.steps:
+        confidence, verdict, reason = scored[step.cause]
+        mine = [f for f in findings if f.cause == step.cause]
+        mine.sort(key=lambda f: (f.direction != "for", -weights[id(f)]))
+        facts = _facts(base_facts, mine, findings)
+        causes.append(CauseReport(
+            id=step.cause, title=_fill(step.title, facts) or step.title, confidence=round(confidence, 2),
+            verdict=verdict, evidence=tuple(mine), fixes=_fixes(step, facts), checks=step.checks,
+            unknown_reason=reason, notes=tuple(notes.get(step.cause, ())),
+            diagnosis=step.diagnosis))
+    causes.sort(key=lambda c: (-c.confidence, order[c.id]))
+    assert known == {c.id for c in causes}
+    return tuple(causes)
+
+
+def _verdict(runbook: Runbook, confidence: float, mine: Iterable[Finding]) -> Verdict:
+    v = runbook.verdicts
+    if confidence >= v["likely"]:
+        return "likely"
+    if confidence >= v["possible"]:
+        return "possible"
+    if confidence >= v["unlikely"]:
+        return "unlikely"
+    # Ruled out only on evidence against it; a low score from silence stays "unlikely".
+    return "ruled_out" if any(f.direction == "against" for f in mine) or not list(mine) else "unlikely"
+
+
+def _unknown_reason(step: Step, by_check: Mapping[str, CheckResult]) -> str:
+    parts = []
+    for cid in step.checks:
+        r = by_check.get(cid)
+        parts.append(f"{cid}: {r.error or r.status}" if r else f"{cid}: not run")
+    return "; ".join(parts)
+
+
+def _apply_relations(runbook: Runbook, findings: list[Finding]
+                     ) -> tuple[dict[int, float], dict[str, list[str]], dict[str, list[str]]]:
+    """Discount an effect's findings that began after its cause's first signal (data shows the order).
+
+    Returns the weight of every finding, the causes each effect was found to follow, and notes per cause.
+    """
+    weights = {id(f): f.weight for f in findings}
+    effect_of: dict[str, list[str]] = {}
+    notes: dict[str, list[str]] = {}
+    for rel in runbook.relations:
+        cause_onsets = [f.onset for f in findings if f.cause == rel.cause and f.direction == "for" and f.onset]
+        if not cause_onsets:
+            continue
+        first = min(cause_onsets)
+        later = [f for f in findings if f.cause == rel.effect and f.direction == "for" and f.onset
+                 and f.onset > first]
+        if not later:
+            continue
+        for f in later:
+            weights[id(f)] = f.weight * rel.discount
+        effect_of.setdefault(rel.effect, []).append(rel.cause)
+        notes.setdefault(rel.effect, []).append(
+            f"{len(later)} signal(s) began after {rel.cause} did ({_hm(first)} vs "
+            f"{_hm(min(f.onset for f in later if f.onset))}): read as an effect of {rel.cause}, "
+            f"weight x{rel.discount:g}")
+    return weights, effect_of, notes
+
+
+def _hm(ts: datetime) -> str:
+    return ts.strftime("%H:%MZ")
+
+
+def _facts(base: Mapping[str, Fact], mine: list[Finding], every: list[Finding]) -> dict[str, Fact]:
+    """The cause's own findings first, then anything any check found, then what the incident says."""
+    facts: dict[str, Fact] = dict(base)
+    for f in reversed(every):
+        facts.update(f.facts)
+    for f in reversed(mine):
+        facts.update(f.facts)
+    return facts
+
+
+def _fill(template: str, facts: Mapping[str, Fact]) -> str | None:
+    names = {n for _, n, _, _ in string.Formatter().parse(template) if n}
+    if not names <= set(facts):
+        return None
+    return template.format_map(dict(facts))
+
+
+def _fixes(step: Step, facts: Mapping[str, Fact]) -> tuple[Fix, ...]:
+    """Fixes whose every placeholder names a real object found; a fix that cannot be filled keeps its
+    summary and reason but no command, rather than printing a placeholder."""
+    out = []
+    for tmpl in step.fixes:
+        commands = [_fill(c, facts) for c in tmpl.commands]
+        summary = _fill(tmpl.summary, facts) or tmpl.summary
+        out.append(Fix(summary=summary, commands=tuple(c for c in commands if c), why=tmpl.why))
+    return tuple(out)

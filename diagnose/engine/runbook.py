@@ -1,0 +1,300 @@
+"""Runbooks are data (runbooks/*.yaml), validated when loaded: an error names file, line and field.
+
+A runbook says which log signal it answers, the causes in the order a person would work through them
+(each with its prior, the checks that speak to it, and fix templates), how causes explain one another,
+the verdict thresholds, and the params (thresholds, weights) of every check it uses.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ..errors import RunbookError
+from ..model.check import CheckSpec, Param
+from .registry import checks as registered_checks
+
+# The catalogue every upstream-timeout report ranks (contract section 1).
+CATALOGUE = ("overload", "network", "gc-pause", "database", "mesh-timeout", "deadlock")
+
+
+@dataclass(frozen=True)
+class FixTemplate:
+    summary: str
+    commands: tuple[str, ...]
+    why: str
+
+    def placeholders(self) -> set[str]:
+        names: set[str] = set()
+        for text in (self.summary, *self.commands):
+            names.update(n for _, n, _, _ in string.Formatter().parse(text) if n)
+        return names
+
+
+@dataclass(frozen=True)
+class Step:
+    cause: str
+    title: str
+    prior: float
+    checks: tuple[str, ...]
+    fixes: tuple[FixTemplate, ...]
+    diagnosis: str = ""
+
+
+@dataclass(frozen=True)
+class Relation:
+    """`cause` can produce `effect`'s symptoms: when cause's signals start first, effect's are discounted."""
+
+    cause: str
+    effect: str
+    discount: float
+
+
+@dataclass(frozen=True)
+class Runbook:
+    name: str
+    title: str
+    path: str
+    signals: tuple[str, ...]
+    steps: tuple[Step, ...]
+    relations: tuple[Relation, ...] = ()
+    verdicts: Mapping[str, float] = field(default_factory=dict)
+    params: Mapping[str, Mapping[str, Param]] = field(default_factory=dict)   # check id -> params
+
+    def check_ids(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for step in self.steps:
+            seen.update((c, None) for c in step.checks)
+        return list(seen)
+
+    def params_for(self, spec: CheckSpec) -> dict[str, Param]:
+        return {**spec.params, **self.params.get(spec.id, {})}
+
+
+def runbook_dirs() -> list[Path]:
+    """DIAGNOSE_RUNBOOKS (colon-separated) first, then the runbooks shipped with the package."""
+    dirs = [Path(p) for p in os.environ.get("DIAGNOSE_RUNBOOKS", "").split(os.pathsep) if p]
+    repo = Path(__file__).resolve().parents[2] / "runbooks"
+    if repo.is_dir():
+        dirs.append(repo)
+    else:
+        from importlib.resources import files
+
+        dirs.append(Path(str(files("diagnose._runbooks"))))
+    return dirs
+
+
+def runbook_files(dirs: list[Path] | None = None) -> list[Path]:
+    found: dict[str, Path] = {}
+    for d in dirs or runbook_dirs():
+        for p in sorted(d.glob("*.yaml")) + sorted(d.glob("*.yml")):
+            found.setdefault(p.stem, p)
+    return list(found.values())
+
+
+def load_all(dirs: list[Path] | None = None) -> list[Runbook]:
+    return [load(p) for p in runbook_files(dirs)]
+
+
+def find(name: str) -> Runbook:
+    for p in runbook_files():
+        if p.stem == name:
+            return load(p)
+    names = ", ".join(p.stem for p in runbook_files()) or "none"
+    raise RunbookError(f"no runbook named {name!r} (have: {names})")
+
+
+def for_signal(signal: str) -> Runbook:
+    for rb in load_all():
+        if signal in rb.signals:
+            return rb
+    raise RunbookError(f"no runbook matches the log signal {signal!r}")
+
+
+# --- loading with line numbers -------------------------------------------------------------------
+
+
+class _Doc:
+    """A YAML document as plain values plus the line of every key path, for precise errors."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.lines: dict[tuple[Any, ...], int] = {}
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+            line = mark.line + 1 if mark else None
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise RunbookError(f"not valid YAML: {problem}", path=path, line=line) from None
+        if node is None:
+            raise RunbookError("the file is empty", path=path)
+        self.value = self._convert(node, ())
+
+    def _convert(self, node: yaml.Node, at: tuple[Any, ...]) -> Any:
+        self.lines[at] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for k, v in node.value:
+                key = yaml.SafeLoader().construct_object(k) if not isinstance(k, yaml.ScalarNode) else k.value
+                self.lines[at + (key,)] = k.start_mark.line + 1
+                out[key] = self._convert(v, at + (key,))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self._convert(v, at + (i,)) for i, v in enumerate(node.value)]
+        loader = yaml.SafeLoader("")
+        try:
+            return loader.construct_object(node, deep=True)
+        except yaml.YAMLError as e:
+            raise RunbookError(f"bad value: {e}", path=self.path, line=self.lines[at]) from None
+
+    def fail(self, at: tuple[Any, ...], message: str) -> RunbookError:
+        line = None
+        probe = at
+        while probe and probe not in self.lines:
+            probe = probe[:-1]
+        line = self.lines.get(probe)
+        fieldname = ".".join(str(p) for p in at) or None
+        return RunbookError(message, path=self.path, line=line, field=fieldname)
+
+
+def load(path: Path | str) -> Runbook:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise RunbookError(f"cannot read: {e.__class__.__name__}: {getattr(e, 'strerror', None) or e}",
+                           path=str(p)) from None
+    return parse(text, str(p), registered_checks())
+
+
+def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
+    doc = _Doc(path, text)
+    root = doc.value
+    if not isinstance(root, dict):
+        raise doc.fail((), "a runbook is a mapping (name, match, steps, ...)")
+
+    def need(at: tuple[Any, ...], kind: type | tuple[type, ...], what: str) -> Any:
+        cur: Any = root
+        for k in at:
+            if not isinstance(cur, (dict, list)) or (isinstance(cur, dict) and k not in cur):
+                raise doc.fail(at, f"missing ({what})")
+            cur = cur[k]
+        if not isinstance(cur, kind) or isinstance(cur, bool) and bool not in _tuple(kind):
+            raise doc.fail(at, f"must be {what}, not {type(cur).__name__}")
+        return cur
+
+    _only(doc, (), root, {"name", "title", "description", "match", "steps", "relations", "verdicts", "checks"})
+    name = need(("name",), str, "a string")
+    title = root.get("title", name)
+    match = need(("match",), dict, "a mapping with signals")
+    _only(doc, ("match",), match, {"signals"})
+    signals = need(("match", "signals"), list, "a list of log signals")
+    for i, s in enumerate(signals):
+        need(("match", "signals", i), str, "a string")
+
+    steps: list[Step] = []
+    for i, raw in enumerate(need(("steps",), list, "a list of causes")):
+        at = ("steps", i)
+        need(at, dict, "a mapping")
+        _only(doc, at, raw, {"cause", "title", "prior", "checks", "fixes", "diagnosis"})
+        cause = need(at + ("cause",), str, "a cause id")
+        if any(s.cause == cause for s in steps):
+            raise doc.fail(at + ("cause",), f"cause {cause!r} appears twice")
+        prior = need(at + ("prior",), (int, float), "a number in (0, 1)")
+        if not 0 < prior < 1:
+            raise doc.fail(at + ("prior",), f"prior must be in (0, 1), not {prior}")
+        check_ids = need(at + ("checks",), list, "a list of check ids")
+        for j, cid in enumerate(check_ids):
+            need(at + ("checks", j), str, "a check id")
+            if cid not in specs:
+                raise doc.fail(at + ("checks", j), f"unknown check {cid!r} (known: {', '.join(sorted(specs))})")
+            if cause not in specs[cid].causes:
+                raise doc.fail(at + ("checks", j), f"check {cid!r} does not speak to {cause!r} "
+                                                  f"(it covers {', '.join(specs[cid].causes)})")
+        fixes = []
+        for j, fx in enumerate(raw.get("fixes") or []):
+            fat = at + ("fixes", j)
+            need(fat, dict, "a mapping")
+            _only(doc, fat, fx, {"summary", "commands", "why"})
+            commands = need(fat + ("commands",), list, "a list of commands")
+            for k, c in enumerate(commands):
+                need(fat + ("commands", k), str, "a string")
+            fix = FixTemplate(summary=need(fat + ("summary",), str, "a string"), commands=tuple(commands),
+                              why=need(fat + ("why",), str, "a string"))
+            try:
+                fix.placeholders()
+            except ValueError as e:
+                raise doc.fail(fat, f"bad template: {e}") from None
+            fixes.append(fix)
+        steps.append(Step(cause=cause, title=need(at + ("title",), str, "a string"), prior=float(prior),
+                          checks=tuple(check_ids), fixes=tuple(fixes), diagnosis=str(raw.get("diagnosis", ""))))
+
+    causes = [s.cause for s in steps]
+    if "upstream-timeout" in signals:
+        missing = [c for c in CATALOGUE if c not in causes]
+        if missing:
+            raise doc.fail(("steps",), f"an upstream-timeout runbook must rank every catalogue cause; "
+                                       f"missing {', '.join(missing)}")
+
+    relations = []
+    for i, rel in enumerate(root.get("relations") or []):
+        at = ("relations", i)
+        need(at, dict, "a mapping")
+        _only(doc, at, rel, {"cause", "explains", "discount"})
+        for key in ("cause", "explains"):
+            if need(at + (key,), str, "a cause id") not in causes:
+                raise doc.fail(at + (key,), f"{rel[key]!r} is not a cause of this runbook")
+        discount = need(at + ("discount",), (int, float), "a number in [0, 1]")
+        if not 0 <= discount <= 1:
+            raise doc.fail(at + ("discount",), "discount must be in [0, 1]")
+        relations.append(Relation(rel["cause"], rel["explains"], float(discount)))
+
+    verdicts = {"likely": 0.7, "possible": 0.4, "unlikely": 0.15}
+    if "verdicts" in root:
+        raw_v = need(("verdicts",), dict, "a mapping of likely/possible/unlikely thresholds")
+        _only(doc, ("verdicts",), raw_v, set(verdicts))
+        for k in raw_v:
+            verdicts[k] = float(need(("verdicts", k), (int, float), "a number in (0, 1)"))
+        if not verdicts["likely"] > verdicts["possible"] > verdicts["unlikely"] > 0:
+            raise doc.fail(("verdicts",), "thresholds must fall: likely > possible > unlikely > 0")
+
+    params: dict[str, dict[str, Param]] = {}
+    used = {c for s in steps for c in s.checks}
+    for cid, values in (root.get("checks") or {}).items():
+        at = ("checks", cid)
+        if cid not in specs:
+            raise doc.fail(at, f"params for unknown check {cid!r}")
+        if cid not in used:
+            raise doc.fail(at, f"params for check {cid!r}, which no step uses")
+        need(at, dict, "a mapping of params")
+        declared = specs[cid].params
+        for pname, value in values.items():
+            if pname not in declared:
+                raise doc.fail(at + (pname,), f"check {cid!r} has no param {pname!r} "
+                                              f"(it has: {', '.join(sorted(declared)) or 'none'})")
+            want = type(declared[pname])
+            ok = isinstance(value, want) and not (isinstance(value, bool) and want is not bool)
+            if want is float and isinstance(value, int) and not isinstance(value, bool):
+                ok, value = True, float(value)
+            if not ok:
+                raise doc.fail(at + (pname,), f"must be {want.__name__}, not {type(value).__name__}")
+            params.setdefault(cid, {})[pname] = value
+
+    return Runbook(name=name, title=str(title), path=path, signals=tuple(signals), steps=tuple(steps),
+                   relations=tuple(relations), verdicts=verdicts, params=params)
+
+
+def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _only(doc: _Doc, at: tuple[Any, ...], mapping: dict, allowed: set[str]) -> None:
+    for key in mapping:
+        if key not in allowed:
+            raise doc.fail(at + (key,), f"unknown field (allowed: {', '.join(sorted(allowed))})")
