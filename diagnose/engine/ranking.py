@@ -50,7 +50,8 @@ def rank(runbook: Runbook, results: Sequence[CheckResult], incident: Incident,
             e_conf, e_verdict, e_reason = scored[rel.effect]
             if e_verdict != "unknown" and e_conf >= c_conf:
                 e_conf = max(0.0, c_conf - EFFECT_GAP)
-                scored[rel.effect] = (e_conf, _verdict(runbook, e_conf, []), e_reason)
+                effect_findings = [f for f in findings if f.cause == rel.effect]
+                scored[rel.effect] = (e_conf, _verdict(runbook, e_conf, effect_findings), e_reason)
 
     order = {s.cause: i for i, s in enumerate(runbook.steps)}
     causes = []
@@ -78,7 +79,7 @@ def _verdict(runbook: Runbook, confidence: float, mine: Iterable[Finding]) -> Ve
     if confidence >= v["unlikely"]:
         return "unlikely"
     # Ruled out only on evidence against it; a low score from silence stays "unlikely".
-    return "ruled_out" if any(f.direction == "against" for f in mine) or not list(mine) else "unlikely"
+    return "ruled_out" if any(f.direction == "against" for f in mine) else "unlikely"
 
 
 def _unknown_reason(step: Step, by_check: Mapping[str, CheckResult]) -> str:

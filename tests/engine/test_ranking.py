@@ -1,0 +1,105 @@
+from datetime import datetime, timezone
+
+from diagnose.engine.ranking import logit, rank, sigmoid
+from diagnose.engine.runbook import FixTemplate, Relation, Runbook, Step
+from diagnose.model.finding import CheckResult, Finding
+from diagnose.model.incident import Incident
+
+INC = Incident(service="frontend-api", upstream="user-auth-service", events=10, first_seen=None,
+               last_seen=None, timeout_ms=10000)
+
+
+def t(minute: int) -> datetime:
+    return datetime(2023, 10, 27, 10, minute, tzinfo=timezone.utc)
+
+
+def book(relations=(), fixes=()) -> Runbook:
+    return Runbook(name="rb", title="rb", path="rb.yaml", signals=("upstream-timeout",), steps=(
+        Step("overload", "{upstream} is overloaded", 0.3, ("res",), tuple(fixes)),
+        Step("gc-pause", "GC", 0.15, ("gc",), ()),
+        Step("database", "DB", 0.2, ("pg",), ()),
+    ), relations=tuple(relations), verdicts={"likely": 0.7, "possible": 0.4, "unlikely": 0.15})
+
+
+def by_id(causes):
+    return {c.id: c for c in causes}
+
+
+def test_a_cause_whose_checks_could_not_run_is_unknown_at_its_prior_not_ruled_out():
+    results = [CheckResult("res", "skipped", error="kubernetes: no kubeconfig"),
+               CheckResult("gc", "error", error="prometheus: no answer within 5 s"),
+               CheckResult("pg", "ok")]
+    causes = by_id(rank(book(), results, INC, {}))
+    assert causes["overload"].verdict == "unknown"
+    assert causes["overload"].confidence == 0.3
+    assert "no kubeconfig" in causes["overload"].unknown_reason
+    assert "no answer" in causes["gc-pause"].unknown_reason
+    assert causes["database"].verdict != "unknown"
+
+
+def test_confidence_is_the_prior_moved_by_the_log_odds_of_evidence_for_and_against():
+    results = [CheckResult("res", "finding", findings=(
+        Finding("overload", "for", 2.0, "prometheus", "CPU at 97% of limit"),
+        Finding("overload", "against", 0.5, "kubernetes", "no restarts"))),
+        CheckResult("gc", "ok"), CheckResult("pg", "ok")]
+    causes = by_id(rank(book(), results, INC, {}))
+    want = sigmoid(logit(0.3) + 2.0 - 0.5)
+    assert causes["overload"].confidence == round(want, 2)
+    assert causes["overload"].verdict == "possible"          # 0.66: between 0.4 and 0.7
+    assert [f.direction for f in causes["overload"].evidence] == ["for", "against"]
+
+
+def test_evidence_against_alone_rules_a_cause_out():
+    results = [CheckResult("res", "ok"), CheckResult("gc", "ok"), CheckResult("pg", "ok", findings=(
+        Finding("database", "against", 2.5, "postgres", "no waits, 12/100 connections"),))]
+    assert by_id(rank(book(), results, INC, {}))["database"].verdict == "ruled_out"
+
+
+def test_causes_are_sorted_by_confidence_highest_first():
+    results = [CheckResult("res", "ok"), CheckResult("pg", "ok"), CheckResult("gc", "finding", findings=(
+        Finding("gc-pause", "for", 3.0, "prometheus", "pauses of 6 s"),))]
+    causes = rank(book(), results, INC, {})
+    assert [c.id for c in causes][0] == "gc-pause"
+    assert [c.confidence for c in causes] == sorted((c.confidence for c in causes), reverse=True)
+
+
+def test_a_cpu_rise_that_follows_a_gc_rise_is_read_as_its_effect_and_never_outranks_it():
+    results = [
+        CheckResult("res", "finding", findings=(
+            Finding("overload", "for", 3.0, "prometheus", "CPU at 95% of limit", onset=t(29)),)),
+        CheckResult("gc", "finding", findings=(
+            Finding("gc-pause", "for", 1.0, "prometheus", "GC time 40%", onset=t(26)),)),
+        CheckResult("pg", "ok")]
+    causes = rank(book([Relation("gc-pause", "overload", 0.3)]), results, INC, {})
+    assert causes[0].id == "gc-pause"
+    overload = by_id(causes)["overload"]
+    assert overload.confidence < causes[0].confidence
+    assert any("effect of gc-pause" in n for n in overload.notes)
+
+
+def test_an_effect_is_not_discounted_when_it_began_first():
+    results = [
+        CheckResult("res", "finding", findings=(
+            Finding("overload", "for", 3.0, "prometheus", "request rate x3", onset=t(25)),)),
+        CheckResult("gc", "finding", findings=(
+            Finding("gc-pause", "for", 1.0, "prometheus", "GC time 20%", onset=t(27)),)),
+        CheckResult("pg", "ok")]
+    causes = rank(book([Relation("gc-pause", "overload", 0.3)]), results, INC, {})
+    assert causes[0].id == "overload"
+    assert not by_id(causes)["overload"].notes
+
+
+def test_fix_commands_are_filled_from_facts_and_left_out_when_a_fact_is_missing():
+    fixes = [FixTemplate("Add replicas to {deployment}",
+                         ("kubectl scale deployment/{deployment} -n {namespace} --replicas={replicas_suggested}",),
+                         "more instances"),
+             FixTemplate("Raise the HPA ceiling", ("kubectl patch hpa/{hpa} -n {namespace}",), "ceiling")]
+    results = [CheckResult("res", "finding", findings=(
+        Finding("overload", "for", 2.0, "kubernetes", "HPA at max",
+                facts={"deployment": "user-auth-service", "replicas_suggested": 5}),)),
+        CheckResult("gc", "ok"), CheckResult("pg", "ok")]
+    overload = by_id(rank(book(fixes=fixes), results, INC, {"namespace": "production", "upstream": "user-auth-service"}))["overload"]
+    assert overload.fixes[0].commands == (
+        "kubectl scale deployment/user-auth-service -n production --replicas=5",)
+    assert overload.fixes[1].commands == ()
+    assert overload.title == "user-auth-service is overloaded"

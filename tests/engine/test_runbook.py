@@ -1,0 +1,101 @@
+import textwrap
+
+import pytest
+
+from diagnose.engine.runbook import parse
+from diagnose.errors import RunbookError
+from diagnose.model.check import CheckSpec
+
+SPECS = {
+    "res": CheckSpec("res", lambda ev, p: [], ("kubernetes",), ("overload",), {"cpu_limit_ratio": 0.9, "n": 3}),
+    "gc": CheckSpec("gc", lambda ev, p: [], ("prometheus",), ("gc-pause",), {}),
+}
+
+GOOD = """\
+name: slow-upstream
+match:
+  signals: [slow-upstream]
+steps:
+  - cause: overload
+    title: "{upstream} is overloaded"
+    prior: 0.3
+    checks: [res]
+    fixes:
+      - summary: Add replicas
+        commands: ["kubectl scale deployment/{deployment} --replicas={replicas_suggested}"]
+        why: more instances
+  - cause: gc-pause
+    title: GC
+    prior: 0.1
+    checks: [gc]
+relations:
+  - {cause: gc-pause, explains: overload, discount: 0.3}
+checks:
+  res: {cpu_limit_ratio: 0.8, n: 4}
+"""
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(RunbookError) as e:
+        parse(textwrap.dedent(text), "rb.yaml", SPECS)
+    return str(e.value)
+
+
+def test_a_valid_runbook_loads_with_params_merged_over_check_defaults():
+    rb = parse(GOOD, "rb.yaml", SPECS)
+    assert [s.cause for s in rb.steps] == ["overload", "gc-pause"]
+    assert rb.params_for(SPECS["res"]) == {"cpu_limit_ratio": 0.8, "n": 4}
+    assert rb.relations[0].effect == "overload"
+
+
+def test_a_misspelt_field_names_file_line_and_field():
+    msg = error_of(GOOD.replace("    prior: 0.1", "    priro: 0.1"))
+    assert msg.startswith("rb.yaml:15: field 'steps.1.priro': unknown field")
+
+
+def test_an_unknown_check_is_named_with_its_line():
+    msg = error_of(GOOD.replace("checks: [gc]", "checks: [gcc]"))
+    assert "rb.yaml:16" in msg and "unknown check 'gcc'" in msg
+
+
+def test_a_check_listed_under_a_cause_it_does_not_cover_is_refused():
+    msg = error_of(GOOD.replace("checks: [gc]", "checks: [res]"))
+    assert "does not speak to 'gc-pause'" in msg
+
+
+def test_a_param_of_the_wrong_type_is_refused():
+    msg = error_of(GOOD.replace("n: 4", "n: four"))
+    assert "field 'checks.res.n'" in msg and "must be int" in msg
+
+
+def test_an_unknown_param_is_refused_and_the_known_ones_listed():
+    msg = error_of(GOOD.replace("n: 4", "m: 4"))
+    assert "has no param 'm'" in msg and "cpu_limit_ratio" in msg
+
+
+def test_a_prior_outside_zero_one_is_refused():
+    assert "prior must be in (0, 1)" in error_of(GOOD.replace("prior: 0.3", "prior: 1.5"))
+
+
+def test_broken_yaml_reports_the_line():
+    msg = error_of(GOOD.replace("    checks: [gc]", "    checks: [gc"))
+    assert msg.startswith("rb.yaml:") and "not valid YAML" in msg
+
+
+def test_an_upstream_timeout_runbook_must_rank_the_whole_catalogue():
+    msg = error_of(GOOD.replace("[slow-upstream]", "[upstream-timeout]"))
+    assert "must rank every catalogue cause" in msg and "deadlock" in msg
+
+
+def test_a_bad_template_is_refused():
+    msg = error_of(GOOD.replace("--replicas={replicas_suggested}", "--replicas={replicas"))
+    assert "bad template" in msg
+
+
+def test_an_empty_file_is_an_error_not_a_crash():
+    assert "empty" in error_of("")
+
+
+def test_yaml_is_loaded_safely():
+    msg = error_of("name: !!python/object/apply:os.system ['echo hi']\n")
+    assert "rb.yaml" in msg
