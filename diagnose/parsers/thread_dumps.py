@@ -1,0 +1,77 @@
+"""Thread-dump files (path -> bytes) to ThreadEvidence, for a live run and a bundle alike.
+
+Files are grouped by pod: `exec/<pod>/<container>-<n>.txt` (collected with kubectl exec), otherwise the
+file's directory (`<pod>/1.txt`) or, for files side by side, the name without its counter or timestamp
+(`pod-a.1.txt`, `pod-a-2.txt`). One file may hold several dumps; every format is told from the content.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from ..errors import EvidenceError
+from ..model.threads import ThreadDump, ThreadEvidence
+from ..sources.base import RawFiles, Target
+from .threaddump.analysis import analyze
+from .threaddump.detect import decode, detect
+
+_COUNTER = re.compile(r"(?:[._\-](?:\d+|\d{4}-\d\d-\d\d(?:[T_ ][\d:\-.]+Z?)?|\d{8}[T_-]?\d{0,6}|jstack|jcmd|threads?|"
+                      r"dump|goroutines?|pyspy|py-spy|thread-?dump))+$", re.I)
+_EXT = re.compile(r"\.(?:txt|log|tdump|dump|out|json|jstack|jcmd)$", re.I)
+
+
+def pod_of(path: str) -> str:
+    p = PurePosixPath(path.replace("\\", "/"))
+    parts = p.parts
+    if len(parts) >= 3 and parts[0] == "exec":
+        return parts[1]
+    if len(parts) >= 2:
+        return parts[-2]
+    stem = _EXT.sub("", p.name)
+    return _COUNTER.sub("", stem) or stem
+
+
+def _natural(path: str) -> list[object]:
+    return [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", path)]
+
+
+def parse_file(path: str, data: bytes, pod: str | None = None) -> tuple[list[ThreadDump], list[str]]:
+    """The dumps in one file and notes about what could not be read. Never raises for bad content."""
+    if not data.strip():
+        return [], [f"{path}: empty file skipped"]
+    text, _enc = decode(data)
+    found = detect(text)
+    if found is None:
+        return [], [f"{path}: not a thread dump (no JVM, Go or py-spy header), skipped"]
+    name, parse = found
+    try:
+        dumps = parse(text, path, pod or pod_of(path))
+    except EvidenceError as e:
+        return [], [str(e)]
+    except (ValueError, IndexError, KeyError, TypeError, RecursionError) as e:
+        # A parser bug on odd input must cost one file, not the diagnosis.
+        return [], [f"{path}: could not read the {name} dump ({type(e).__name__}: {e})"]
+    return [d for d in dumps if d.threads or d.notes], []
+
+
+def load(files: RawFiles, target: Target | None = None) -> ThreadEvidence:
+    dumps: list[ThreadDump] = []
+    notes: list[str] = []
+    for path in sorted(files, key=_natural):
+        ds, ns = parse_file(path, files[path])
+        dumps.extend(d for d in ds if d.threads)
+        notes.extend(ns)
+        notes.extend(n for d in ds if not d.threads for n in d.notes)
+    if not dumps:
+        raise EvidenceError(f"no thread dump found in {len(files)} file(s)" + (f": {notes[0]}" if notes else ""))
+    # Within a pod, dumps in the order they were taken when every one is dated, else in file order.
+    ordered: list[ThreadDump] = []
+    pods: dict[str, list[ThreadDump]] = {}
+    for d in dumps:
+        pods.setdefault(d.pod, []).append(d)
+    for ds in pods.values():
+        if all(d.taken_at is not None for d in ds) and len({d.taken_at for d in ds}) == len(ds):
+            ds = sorted(ds, key=lambda d: (d.taken_at.replace(tzinfo=None) if d.taken_at else 0))  # type: ignore
+        ordered.extend(ds)
+    return analyze(ordered, notes)

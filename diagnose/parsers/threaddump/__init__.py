@@ -1,0 +1,1 @@
+"""Thread-dump formats (detected from the content) and their analysis."""

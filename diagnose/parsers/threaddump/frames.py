@@ -1,0 +1,139 @@
+"""What a stack means: which frame is the application's, whether a thread is idle, what it waits for.
+
+Shared by every analysis; the lists are the frames of real runtimes and pools (JDK, Tomcat, Netty,
+HikariCP, c3p0, DBCP, pgjdbc, Go runtime, CPython stdlib).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from ...model.threads import Frame, ThreadInfo
+
+# Frames of the runtime and common libraries: not where an engineer would fix anything.
+_RUNTIME_PREFIXES = (
+    "java.", "javax.", "jdk.", "sun.", "com.sun.", "kotlin.", "kotlinx.coroutines.", "scala.",
+    "runtime.", "sync.", "internal/", "net/http.", "net.(*", "syscall.", "time.Sleep", "os.(*", "io.Read",
+    "io.Copy", "bufio.", "context.", "database/sql.",
+    "threading", "queue", "socket", "selectors", "concurrent/", "<frozen", "asyncio",
+)
+_MODULE = re.compile(r"^[\w.]+@[\w.\-+]+/")    # java.base@17.0.15/ inside a location, or a prefix in JSON
+
+# A thread parked here is waiting for work: idle, whatever its state says.
+_IDLE = (
+    "getTask", "LinkedBlockingQueue.take", "LinkedBlockingQueue.poll", "ArrayBlockingQueue.take",
+    "SynchronousQueue.take", "DelayedWorkQueue.take", "ForkJoinPool.awaitWork", "ForkJoinPool.runWorker",
+    "TaskQueue.take", "TaskQueue.poll", "ReferenceQueue.remove", "Reference.waitForReferencePendingList",
+    "TimerThread.mainLoop", "CleanerImpl.run", "socketAccept", "ServerSocket.accept", "Net.accept",
+    "EPoll.wait", "epollWait", "KQueue.poll", "SelectorImpl.select", "NioEndpoint$Poller.run",
+    "Signal Dispatcher", "LinkedTransferQueue.take", "LinkedTransferQueue.poll", "Exchanger.exchange",
+    "internal/poll.runtime_pollWait", "(*Server).Serve",
+    "Condition.wait (threading.py", "Event.wait (threading.py", "Queue.get (queue.py", "select (selectors.py",
+    "_worker (concurrent/futures/thread.py", "accept (socket.py",
+)
+_IDLE_STATES_GO = ("IO wait", "select (no cases)", "GC worker (idle)", "finalizer wait", "force gc (idle)",
+                   "chan receive (nil chan)", "sleep")
+
+# Waiting for a database connection from a pool: the database (or its pool) is the bottleneck.
+DB_POOL_FRAMES = (
+    ("com.zaxxer.hikari.pool.HikariPool.getConnection", "HikariPool.getConnection"),
+    ("com.zaxxer.hikari.util.ConcurrentBag.borrow", "HikariPool.getConnection"),
+    ("com.mchange.v2.resourcepool.BasicResourcePool.awaitAvailable", "c3p0 BasicResourcePool.awaitAvailable"),
+    ("com.mchange.v2.c3p0.impl.C3P0PooledConnectionPool.checkoutPooledConnection", "c3p0 checkoutPooledConnection"),
+    ("org.apache.commons.dbcp2.PoolingDataSource.getConnection", "DBCP PoolingDataSource.getConnection"),
+    ("org.apache.commons.dbcp.PoolingDataSource.getConnection", "DBCP PoolingDataSource.getConnection"),
+    ("org.apache.tomcat.jdbc.pool.ConnectionPool.borrowConnection", "tomcat-jdbc ConnectionPool.borrowConnection"),
+    ("org.postgresql.ds.PGPoolingDataSource.getConnection", "pgjdbc PGPoolingDataSource.getConnection"),
+    ("org.postgresql.jdbc2.optional.PoolingDataSource.getConnection", "pgjdbc PoolingDataSource.getConnection"),
+    ("database/sql.(*DB).conn", "database/sql DB.conn"),
+    ("psycopg_pool", "psycopg_pool getconn"), ("sqlalchemy/pool", "SQLAlchemy pool checkout"),
+)
+# Waiting for the database to answer a query on a connection it already has.
+DB_QUERY_FRAMES = (
+    ("org.postgresql.core.VisibleBufferedInputStream", "pgjdbc reading a query result"),
+    ("org.postgresql.core.v3.QueryExecutorImpl.processResults", "pgjdbc reading a query result"),
+    ("com.mysql.cj.protocol.ReadAheadInputStream", "MySQL Connector/J reading a query result"),
+    ("oracle.jdbc.driver.T4CMAREngine", "Oracle JDBC reading a query result"),
+    ("github.com/jackc/pgx", "pgx waiting for a query result"), ("github.com/lib/pq", "lib/pq waiting for a query result"),
+    ("psycopg", "psycopg waiting for a query result"),
+)
+_SOCKET_READ = ("socketRead0", "SocketInputStream.read", "NioSocketImpl.read", "NioSocketImpl.park",
+                "SocketDispatcher.read0", "readBytes", "SSLSocketImpl$AppInputStream.read", "recv_into")
+
+
+def function_of(frame: Frame) -> str:
+    return _MODULE.sub("", frame.function)
+
+
+def app_frame(frames: Iterable[Frame]) -> Frame | None:
+    """The first frame outside the runtime and common libraries; the top frame when all are runtime."""
+    first: Frame | None = None
+    for f in frames:
+        if first is None:
+            first = f
+        fn = function_of(f)
+        if fn.startswith(_RUNTIME_PREFIXES) or fn.startswith(("com.zaxxer.", "com.mchange.", "org.apache.",
+                                                             "org.postgresql.", "io.netty.", "org.eclipse.jetty.",
+                                                             "org.springframework.", "reactor.")):
+            continue
+        if f.location.startswith("<") or "/lib/python" in f.location:
+            continue
+        return f
+    return first
+
+
+def is_idle(t: ThreadInfo, depth: int = 12) -> bool:
+    """Waiting for work, not for a resource: pool workers on their queue, selectors, acceptors."""
+    if not t.frames:
+        return t.state != "BLOCKED" or t.raw_state in _IDLE_STATES_GO
+    if t.raw_state.startswith(_IDLE_STATES_GO):
+        return True
+    for f in t.frames[:depth]:
+        text = f.function + " (" + f.location
+        if any(p in text for p in _IDLE):
+            return True
+    return False
+
+
+def db_wait(t: ThreadInfo, depth: int = 64) -> tuple[str, str] | None:
+    """("db-connection" | "db-query", what) when the thread waits on its database."""
+    for f in t.frames[:depth]:
+        fn = function_of(f) + " " + f.location
+        for needle, what in DB_POOL_FRAMES:
+            if needle in fn:
+                return "db-connection", what
+    if t.state == "RUNNABLE" or t.wait_kind in ("io", "channel", None):
+        for f in t.frames[:24]:
+            fn = function_of(f) + " " + f.location
+            for needle, what in DB_QUERY_FRAMES:
+                if needle in fn:
+                    return "db-query", what
+    return None
+
+
+def is_socket_read(t: ThreadInfo) -> bool:
+    return any(any(s in f.function for s in _SOCKET_READ) for f in t.frames[:8])
+
+
+_POOL_SUFFIX = re.compile(r"[-_#. ]*(?:\d+|\[\d+\])$")
+
+
+def pool_name(thread_name: str) -> str | None:
+    """`http-nio-8080-exec-12` -> `http-nio-8080-exec`; None when the name carries no number."""
+    stripped = _POOL_SUFFIX.sub("", thread_name)
+    if stripped in ("Thread", "goroutine", "Dummy"):
+        return None          # default names of unrelated threads, not a pool
+    return stripped if stripped and stripped != thread_name else None
+
+
+def is_runtime(frame: Frame | None) -> bool:
+    return frame is None or function_of(frame).startswith(_RUNTIME_PREFIXES)
+
+
+def lock_key(lock_id: str) -> str:
+    """Addresses printed differently by different forms (0x0000000069ec1ad80, 69ec1ad80) compare equal."""
+    s = lock_id.lower()
+    if s.startswith("0x"):
+        s = s[2:].lstrip("0") or "0"
+    return s

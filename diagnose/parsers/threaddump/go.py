@@ -1,0 +1,87 @@
+"""Go goroutine dumps: SIGQUIT / panic output (GOTRACEBACK) and /debug/pprof/goroutine?debug=2.
+
+    goroutine 65 [semacquire, 9 minutes]:
+    sync.runtime_Semacquire(0xc4202f07b8)
+    	/usr/local/go/src/runtime/sema.go:56 +0x39
+    created by main.main in goroutine 1
+    	/app/main.go:40 +0x5f
+"""
+
+from __future__ import annotations
+
+import re
+
+from ...model.threads import Frame, LockRef, State, ThreadDump, ThreadInfo, WaitKind
+
+_HEADER = re.compile(r"^goroutine (?P<id>\d+)(?: [^\[\n]*)? \[(?P<state>[^\]\n]*)\]:\s*$", re.M)
+_FUNC = re.compile(r"^(?P<fn>[^\s].*?)(?:\((?P<args>[^\n]*)\))?\r?\n[ \t]+(?P<loc>\S+?)(?: \+0x[0-9a-f]+)?(?: fp=.*)?\r?$",
+                   re.M)
+_MINUTES = re.compile(r", (\d+) minutes")
+_SIGQUIT = re.compile(r"^SIGQUIT: quit|^PC=0x[0-9a-f]+ m=\d+", re.M)
+_ADDR = re.compile(r"0x[0-9a-f]+")
+
+_LOCKS = ("semacquire", "sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock")
+
+
+def looks_like(text: str) -> bool:
+    return bool(_HEADER.search(text[:200_000]))
+
+
+def _state(reason: str) -> tuple[State, WaitKind | None]:
+    if reason in ("running", "runnable", "syscall"):
+        return "RUNNABLE", None
+    if reason.startswith(_LOCKS):
+        return "BLOCKED", "semacquire"
+    if reason.startswith(("sync.WaitGroup.Wait", "sync.Cond.Wait")):
+        return "WAITING", "semacquire"
+    if reason.startswith("chan "):
+        return "WAITING", "channel"
+    if reason.startswith("select"):
+        return "WAITING", "select"
+    if reason.startswith("IO wait"):
+        return "WAITING", "io"
+    if reason.startswith("sleep"):
+        return "TIMED_WAITING", "sleep"
+    return "WAITING", "other"
+
+
+def parse(text: str, source: str, pod: str) -> list[ThreadDump]:
+    headers = list(_HEADER.finditer(text))
+    threads: list[ThreadInfo] = []
+    notes: list[str] = []
+    for i, h in enumerate(headers):
+        end = headers[i + 1].start() if i + 1 < len(headers) else len(text)
+        body = text[h.end() + 1:end]
+        frames: list[Frame] = []
+        args: list[str] = []
+        for m in _FUNC.finditer(body):
+            fn = m.group("fn")
+            if fn.startswith("created by "):
+                break
+            args.append(m.group("args") or "")
+            frames.append(Frame(fn, m.group("loc")))
+        parts = [p.strip() for p in h.group("state").split(",")]
+        reason = parts[0]
+        mins = _MINUTES.search(h.group("state"))
+        state, kind = _state(reason)
+        waiting = None
+        if kind == "semacquire":
+            # The lock's address is the receiver of sync.(*Mutex).Lock (or of the semaphore frame when that
+            # was inlined): goroutines waiting on the same mutex share it, which is what groups them.
+            at = next((j for j, f in enumerate(frames) if f.function.startswith("sync.(*")), None)
+            if at is None or not _ADDR.search(args[at]):
+                at = next((j for j, f in enumerate(frames) if "Semacquire" in f.function), None)
+            addr = _ADDR.search(args[at]) if at is not None else None
+            names = reason + " ".join(f.function for f in frames[:4])
+            cls = "sync.RWMutex" if "RWMutex" in names else "sync.WaitGroup" if "WaitGroup" in names else \
+                "sync.Cond" if "Cond" in names else "sync.Mutex"
+            if addr:
+                waiting = LockRef(addr.group(0), cls)
+        threads.append(ThreadInfo(name=f"goroutine {h.group('id')}", state=state, frames=tuple(frames),
+                                  tid=h.group("id"), waiting_for=waiting, wait_kind=kind,
+                                  wait_minutes=float(mins.group(1)) if mins else None, raw_state=reason))
+    if headers and not text.rstrip().endswith(")") and text and not text.endswith("\n"):
+        notes.append(f"{source}: goroutine dump is cut short inside goroutine {headers[-1].group('id')}")
+    runtime = "Go (SIGQUIT)" if _SIGQUIT.search(text[:2000]) else "Go"
+    return [ThreadDump(source=source, pod=pod, format="go", threads=tuple(threads), runtime=runtime,
+                       notes=tuple(notes))]

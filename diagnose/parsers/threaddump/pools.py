@@ -1,0 +1,56 @@
+"""Pool exhaustion: the workers of one pool (threads named <pool>-<n>) waiting in the same place.
+
+Workers idle on their queue are healthy; workers all waiting for a database connection point at the
+database; all waiting on a socket read or the same call point at a slow dependency or too few workers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ...model.threads import Frame, PoolWait, ThreadDump, ThreadInfo
+from .frames import app_frame, db_wait, is_idle, is_runtime, is_socket_read, pool_name
+
+MIN_POOL = 3
+
+
+def _signature(t: ThreadInfo) -> tuple[str, str, Frame | None] | None:
+    """(resource, detail, frame) of what a worker waits for; None when it is idle or computing."""
+    db = db_wait(t)
+    if db is not None:
+        return db[0], db[1], app_frame(t.frames)
+    if is_idle(t):
+        return None
+    frame = app_frame(t.frames)
+    if t.wait_kind in ("monitor", "park", "semacquire") and t.waiting_for is not None and t.state != "RUNNABLE":
+        return "lock", t.waiting_for.label, frame
+    if is_socket_read(t):
+        return "socket-read", t.frames[0].function if t.frames else "", frame
+    if t.state == "RUNNABLE" or not t.frames or is_runtime(frame):
+        return None          # computing, or waiting inside the runtime's own machinery (a work queue)
+    return "other", t.frames[0].function, frame
+
+
+def find_pool_waits(dump: ThreadDump) -> list[PoolWait]:
+    pools: dict[str, list[ThreadInfo]] = {}
+    for t in dump.threads:
+        p = pool_name(t.name)
+        if p:
+            pools.setdefault(p, []).append(t)
+    out = []
+    for name, members in pools.items():
+        if len(members) < MIN_POOL:
+            continue
+        sigs = Counter(s for s in (_signature(t) for t in members) if s is not None)
+        if not sigs:
+            continue
+        (resource, detail, frame), n = sigs.most_common(1)[0]
+        if n < 2:
+            continue
+        if resource == "lock":
+            # A pool stuck on one lock is the hot spot's story; count everyone on any lock in the pool.
+            n = sum(c for (r, _, _), c in sigs.items() if r == "lock")
+        out.append(PoolWait(pod=dump.pod, source=dump.source, pool=name, size=len(members), waiting=n,
+                            frame=frame, resource=resource, detail=detail))
+    out.sort(key=lambda p: -p.waiting)
+    return out
