@@ -23,7 +23,6 @@ from ..model.incident import parse_iso
 from ..sources.base import RawFiles, Target
 
 HIDDEN = "<insufficient privilege>"
-NOTE_ACTIVE_S = 5.0          # other applications' queries older than this are noted
 SUGGEST_MIN_ROWS = 10_000    # below this a sequential scan is cheap: no index is suggested
 MAX_NOTES = 5
 
@@ -41,6 +40,10 @@ def load(files: RawFiles, target: Target | None) -> DatabaseEvidence:
     locks = _rows(_query(files, "locks.json", notes), "locks.json", _lock, notes)
     statements = _rows(_query(files, "statements.json", notes), "statements.json",
                        lambda r: _statement(r, upstream, database), notes)
+    if any(s.query == HIDDEN for s in statements):
+        notes.append(f"{sum(s.query == HIDDEN for s in statements)} top statements of other roles are hidden "
+                     f"from role {server.get('user') or '?'}: grant it pg_read_all_stats (or pg_monitor)")
+        statements = [s for s in statements if s.query != HIDDEN]
     tables = _rows(_query(files, "tables.json", notes), "tables.json", _table, notes)
     stmt_doc = _query(files, "statements.json", [])
     stmt_note = (stmt_doc.get("note") or stmt_doc.get("error")) if stmt_doc else "statements.json not recorded"
@@ -264,7 +267,7 @@ def blocking_chains(sessions: Sequence[Session], locks: Sequence[HeldLock]) -> t
 def _other_sessions(sessions: Sequence[Session]) -> list[str]:
     """Notes for long-running sessions of other applications and databases: seen, not counted."""
     others = [s for s in sessions if s.is_client and not s.relevant and not s.hidden and s.state
-              and s.state != "idle" and (s.query_age_s or 0) >= NOTE_ACTIVE_S]
+              and s.state != "idle"]
     others.sort(key=lambda s: -(s.query_age_s or 0))
     notes = [f"not counted (another application or database): {s.label} {s.state} for "
              f"{fmt_age(s.query_age_s)}: {_one_line(s.query or '')[:160]}" for s in others[:MAX_NOTES]]

@@ -5,7 +5,7 @@ The cluster lives in a temp dir on a free port, runs as the `postgres` user when
 handful of sessions, loads pg_stat_statements when the server ships it, and is stopped at the end of
 the test session. Password auth (scram) over TCP, so that a wrong password is a real refusal.
 
-Use: `from tests.servers.postgres import pg_server` in a conftest.py, then ask for `pg_server`.
+Use: `from servers.postgres import pg_server` in a conftest.py (tests/ is on pythonpath), then ask for `pg_server`.
 With DIAGNOSE_TEST_PG_DSN set (a superuser, or a role that may CREATE ROLE and CREATE DATABASE), that
 server is used instead and nothing is started.
 """
