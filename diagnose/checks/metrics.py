@@ -1,3 +1,297 @@
-"""Checks (to be written)."""
+"""Checks on Prometheus signals (diagnose.model.metrics): overload, gc-pause, network, and pool waits.
+
+Each check reads named signals, never PromQL. A signal that is absent says nothing (its family is in
+`MetricsEvidence.missing`, which the report shows); healthy data is said explicitly as AGAINST findings.
+Onsets come from the parser's rule (first sustained departure from the pre-incident baseline), so the
+engine can read a later rise as the effect of an earlier one (GC before CPU, traffic before saturation).
+"""
 
 from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Mapping
+
+from ..model.check import Param, check
+from ..model.evidence import Evidence
+from ..model.finding import Fact, Finding
+from ..model.metrics import MetricsEvidence, Signal
+
+SOURCE = "prometheus"
+
+
+def _hm(ts: datetime | None) -> str:
+    return ts.strftime("%H:%M") + "Z" if ts else "?"
+
+
+def _since(sig: Signal) -> str:
+    return f" since {_hm(sig.onset)}" if sig.onset else ""
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.0f}%"
+
+
+def _over(sig: Signal, threshold: float) -> list[str]:
+    return sorted(k for k, v in sig.by_series.items() if v >= threshold)
+
+
+def _names(keys: list[str], most: int = 3) -> str:
+    shown = ", ".join(keys[:most])
+    return shown + (f" +{len(keys) - most} more" if len(keys) > most else "")
+
+
+def _cpu_quantity(cores: float) -> str:
+    return f"{int(round(cores * 1000))}m"
+
+
+def _mem_quantity(n: float) -> str:
+    for unit, size in (("Gi", 2**30), ("Mi", 2**20)):
+        if n >= size and (n / size) == int(n / size):
+            return f"{int(n / size)}{unit}"
+    return f"{int(math.ceil(n / 2**20))}Mi"
+
+
+def facts(m: MetricsEvidence, ev: Evidence) -> dict[str, Fact]:
+    """What fix templates need, as far as the metrics show it."""
+    out: dict[str, Fact] = {"deployment": m.deployment or ev.incident.upstream}
+    ns = m.namespace or ev.incident.namespace
+    if ns:
+        out["namespace"] = ns
+    rep, cpu = m.get("replicas_desired"), m.get("cpu_limit_ratio")
+    if rep and rep.last is not None:
+        replicas = int(rep.last)
+        out["replicas"] = replicas
+        load = (cpu.peak or 0.0) if cpu else 0.0
+        # enough pods to bring the busiest back to ~60% of its limit, and at least one more
+        out["replicas_suggested"] = max(replicas + 1, int(math.ceil(replicas * load / 0.6)))
+    hpa_max = m.get("hpa_max_replicas")
+    if hpa_max and hpa_max.last is not None:
+        out["hpa"] = hpa_max.worst.get("hpa", "")
+        out["hpa_max"] = int(hpa_max.last)
+        out["hpa_max_suggested"] = int(hpa_max.last) * 2
+    for name, key, fmt, grow in (("cpu_limit_cores", "cpu_limit", _cpu_quantity, 2.0),
+                                 ("memory_limit_bytes", "memory_limit", _mem_quantity, 1.5)):
+        sig = m.get(name)
+        if sig and sig.last:
+            out[key] = fmt(sig.last)
+            out[key + "_suggested"] = fmt(sig.last * grow)
+    heap = m.get("heap_max_bytes")
+    if heap and heap.peak:
+        per_pod = max(heap.by_series.values())
+        out["heap_max"] = f"{int(per_pod / 2**20)}m"
+        out["heap_suggested"] = f"{int(per_pod * 1.5 / 2**20)}m"
+    for name in ("gc_max_pause_seconds", "gc_time_fraction"):
+        sig = m.get(name)
+        if sig and sig.worst.get("gc"):
+            out["gc_name"] = sig.worst["gc"]
+            break
+    return out
+
+
+def _gc_leads(m: MetricsEvidence) -> tuple[Signal, Signal] | None:
+    """(gc, cpu) when both rose and the GC rise came first."""
+    gc, cpu = m.get("gc_time_fraction") or m.get("go_gc_time_fraction"), m.get("cpu_limit_ratio") or m.get(
+        "cpu_usage_cores")
+    if gc and cpu and gc.onset and cpu.onset and gc.onset < cpu.onset:
+        return gc, cpu
+    return None
+
+
+@check("resource-metrics", needs=("prometheus",), causes=("overload",), params={
+    "cpu_limit_ratio": 0.9, "throttled_ratio": 0.25, "memory_limit_ratio": 0.9, "traffic_ratio": 2.0,
+    "low_cpu_ratio": 0.6, "low_memory_ratio": 0.7,
+    "weight_cpu": 1.5, "weight_throttled": 1.0, "weight_memory": 0.8, "weight_oom": 1.5, "weight_restarts": 0.5,
+    "weight_unavailable": 1.0, "weight_hpa_max": 1.0, "weight_traffic": 1.0, "weight_headroom": 1.5})
+def resource_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
+    """CPU, throttling and memory against limits, OOM kills, restarts, replicas, HPA ceiling, traffic."""
+    m = ev.prometheus
+    if m is None:
+        return []
+    fx = facts(m, ev)
+    out: list[Finding] = []
+
+    def add(weight: str, summary: str, onset: datetime | None, direction: str = "for") -> None:
+        out.append(Finding("overload", direction, float(p[weight]), SOURCE, summary, onset, fx))  # type: ignore[arg-type]
+
+    cpu, thr, mem = m.get("cpu_limit_ratio"), m.get("cpu_throttled_ratio"), m.get("memory_limit_ratio")
+    lead = _gc_leads(m)
+    after_gc = (f"; the rise follows the GC rise at {_hm(lead[0].onset)}, so it may be GC work, not load"
+                if lead else "")
+    if cpu and cpu.peak is not None and cpu.peak >= float(p["cpu_limit_ratio"]):
+        hot = _over(cpu, float(p["cpu_limit_ratio"]))
+        add("weight_cpu", f"CPU at {_pct(cpu.peak)} of limit on {len(hot)}/{len(cpu.by_series)} pods "
+            f"({_names(hot)}){_since(cpu)}{after_gc}", cpu.onset)
+    if thr and thr.peak is not None and thr.peak >= float(p["throttled_ratio"]):
+        hot = _over(thr, float(p["throttled_ratio"]))
+        add("weight_throttled", f"CFS throttling in {_pct(thr.peak)} of CPU periods on {len(hot)}/"
+            f"{len(thr.by_series)} pods ({_names(hot)}){_since(thr)}{after_gc}", thr.onset)
+    if mem and mem.peak is not None and mem.peak >= float(p["memory_limit_ratio"]):
+        hot = _over(mem, float(p["memory_limit_ratio"]))
+        add("weight_memory", f"memory working set at {_pct(mem.peak)} of limit on {len(hot)} pods "
+            f"({_names(hot)}){_since(mem)}", mem.onset)
+    oom, restarts = m.get("oom_killed"), m.get("restarts")
+    if oom and oom.peak and oom.peak >= 1:
+        pods = _over(oom, 1)
+        add("weight_oom", f"last termination OOMKilled on {len(pods)} pods ({_names(pods)})", oom.onset)
+    if restarts and restarts.peak and restarts.peak >= 1:
+        pods = _over(restarts, 1)
+        add("weight_restarts", f"container restarts on {len(pods)} pods ({_names(pods)}){_since(restarts)}",
+            restarts.onset)
+    unavailable, desired = m.get("replicas_unavailable"), m.get("replicas_desired")
+    if unavailable and unavailable.peak and unavailable.peak >= 1 and desired and desired.peak:
+        add("weight_unavailable", f"deployment {fx['deployment']}: {int(desired.peak - unavailable.peak)} of "
+            f"{int(desired.peak)} desired replicas available{_since(unavailable)}", unavailable.onset)
+    hpa = m.get("hpa_at_max_ratio")
+    if hpa and hpa.peak is not None and hpa.peak >= 1.0:
+        add("weight_hpa_max", f"HPA {fx.get('hpa', '?')} at its maximum of {fx.get('hpa_max', '?')} replicas"
+            f"{_since(hpa)}", hpa.onset)
+    rate = m.get("request_rate")
+    if rate and rate.peak and rate.baseline and rate.peak >= float(p["traffic_ratio"]) * rate.baseline:
+        before = ""
+        if rate.onset and cpu and cpu.onset and rate.onset <= cpu.onset:
+            before = f", before CPU rose ({_hm(cpu.onset)})"
+        add("weight_traffic", f"request rate x{rate.peak / rate.baseline:.1f} ({rate.baseline:.0f}/s -> "
+            f"{rate.peak:.0f}/s){_since(rate)}{before}", rate.onset)
+    if not out and cpu and cpu.peak is not None and cpu.peak < float(p["low_cpu_ratio"]) and (
+            mem is None or (mem.peak or 0) < float(p["low_memory_ratio"])):
+        mem_text = f", memory at {_pct(mem.peak or 0)}" if mem else ""
+        add("weight_headroom", f"CPU at {_pct(cpu.peak)} of limit at most on {len(cpu.by_series)} pods"
+            f"{mem_text}; no throttling, OOM kills, missing replicas or HPA ceiling", None, "against")
+    return out
+
+
+@check("gc-metrics", needs=("prometheus",), causes=("gc-pause",), params={
+    "gc_time_fraction": 0.1, "max_pause_seconds": 1.0, "heap_ratio": 0.9,
+    "low_gc_time_fraction": 0.03, "short_pause_seconds": 0.3,
+    "go_gc_time_fraction": 0.1, "go_max_pause_seconds": 0.5,
+    "weight_gc_time": 2.0, "weight_pause": 1.5, "weight_heap": 0.8, "weight_leads_cpu": 1.0, "weight_go": 1.5,
+    "weight_short": 1.5})
+def gc_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
+    """JVM GC time and pauses (simpleclient or Micrometer), heap against max, Go GC."""
+    m = ev.prometheus
+    if m is None:
+        return []
+    fx = facts(m, ev)
+    out: list[Finding] = []
+
+    def add(weight: str, summary: str, onset: datetime | None, direction: str = "for") -> None:
+        out.append(Finding("gc-pause", direction, float(p[weight]), SOURCE, summary, onset, fx))  # type: ignore[arg-type]
+
+    frac, pause, heap = m.get("gc_time_fraction"), m.get("gc_max_pause_seconds"), m.get("heap_used_ratio")
+    gc_name = f" ({fx['gc_name']})" if "gc_name" in fx else ""
+    if frac and frac.peak is not None and frac.peak >= float(p["gc_time_fraction"]):
+        hot = _over(frac, float(p["gc_time_fraction"]))
+        add("weight_gc_time", f"JVM spends {_pct(frac.peak)} of its time in GC on {len(hot)}/"
+            f"{len(frac.by_series)} pods ({_names(hot)}){_since(frac)}, baseline {_pct(frac.baseline or 0)}",
+            frac.onset)
+    if pause and pause.peak is not None and pause.peak >= float(p["max_pause_seconds"]):
+        timeout = ev.incident.timeout_ms
+        share = f", {pause.peak * 1000 / timeout:.0%} of the caller's {timeout:.0f} ms deadline" if timeout else ""
+        add("weight_pause", f"GC pauses up to {pause.peak:.1f} s{gc_name} on pod {pause.worst.get('pod', '?')}"
+            f"{_since(pause)}{share}", pause.onset)
+    if heap and heap.peak is not None and heap.peak >= float(p["heap_ratio"]):
+        add("weight_heap", f"heap at {_pct(heap.peak)} of max ({fx.get('heap_max', '?')}) on pod "
+            f"{heap.worst.get('pod', '?')}{_since(heap)}", heap.onset)
+    lead = _gc_leads(m)
+    if lead and out:
+        gc, cpu = lead
+        minutes = (cpu.onset - gc.onset).total_seconds() / 60 if cpu.onset and gc.onset else 0
+        add("weight_leads_cpu", f"GC time rose at {_hm(gc.onset)}, {minutes:.0f} min before CPU "
+            f"({_hm(cpu.onset)}): the CPU rise follows the GC rise", gc.onset)
+    go_frac, go_pause = m.get("go_gc_time_fraction"), m.get("go_gc_max_pause_seconds")
+    if (go_frac and (go_frac.peak or 0) >= float(p["go_gc_time_fraction"])) or (
+            go_pause and (go_pause.peak or 0) >= float(p["go_max_pause_seconds"])):
+        sig = go_frac or go_pause
+        assert sig is not None
+        add("weight_go", f"Go GC: {_pct(go_frac.peak or 0) if go_frac else '?'} of time, pauses up to "
+            f"{(go_pause.peak or 0) if go_pause else 0:.2f} s{_since(sig)}", sig.onset)
+    if not out:
+        healthy = []
+        if frac and (frac.peak or 0) < float(p["low_gc_time_fraction"]) and (
+                pause is None or (pause.peak or 0) < float(p["short_pause_seconds"])):
+            longest = f", longest pause {pause.peak:.2f} s" if pause and pause.peak is not None else ""
+            healthy.append(f"JVM GC {_pct(frac.peak or 0)} of time{longest} on {len(frac.by_series)} pods")
+        if go_frac and (go_frac.peak or 0) < float(p["low_gc_time_fraction"]) and (
+                go_pause is None or (go_pause.peak or 0) < float(p["short_pause_seconds"])):
+            healthy.append(f"Go GC {_pct(go_frac.peak or 0)} of time")
+        if healthy:
+            add("weight_short", "short, rare GC pauses: " + "; ".join(healthy), None, "against")
+    return out
+
+
+@check("network-metrics", needs=("prometheus",), causes=("network",), params={
+    "gap_ms": 500.0, "gap_ratio": 2.0, "agree_ratio": 1.25, "upstream_slow_ms": 1000.0,
+    "retrans_ratio": 0.02, "nic_per_second": 1.0,
+    "weight_gap": 2.0, "weight_retrans": 1.0, "weight_nic": 0.8, "weight_agree": 1.5, "weight_clean": 0.5})
+def network_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
+    """Caller-side (Istio reporter=source) vs upstream-side (reporter=destination) p99, retransmits, NIC."""
+    m = ev.prometheus
+    if m is None:
+        return []
+    fx = facts(m, ev)
+    out: list[Finding] = []
+
+    def add(weight: float, summary: str, onset: datetime | None, direction: str = "for") -> None:
+        out.append(Finding("network", direction, weight, SOURCE, summary, onset, fx))  # type: ignore[arg-type]
+
+    caller, up = m.get("caller_latency_p99_ms"), m.get("upstream_latency_p99_ms")
+    agree = False
+    if caller and up and caller.peak is not None and up.peak is not None:
+        gap = caller.peak - up.peak
+        names = f"{ev.incident.service} sees p99 {caller.peak:.0f} ms, {ev.incident.upstream} itself {up.peak:.0f} ms"
+        if gap >= float(p["gap_ms"]) and caller.peak >= float(p["gap_ratio"]) * max(up.peak, 1.0):
+            weight = float(p["weight_gap"])
+            why = "the time is spent between the two sidecars"
+            if up.peak >= float(p["upstream_slow_ms"]):
+                # a slow upstream behind retries also widens the gap: count it for less
+                weight *= 0.5
+                why = "the upstream is itself slow, so retries or queueing may explain part of the gap"
+            add(weight, f"{names} (gap {gap:.0f} ms){_since(caller)}: {why}", caller.onset)
+        elif caller.peak <= float(p["agree_ratio"]) * up.peak + float(p["gap_ms"]) / 5:
+            agree = True
+            add(float(p["weight_agree"]), f"caller- and upstream-side latency agree: {names}", None, "against")
+    retrans = m.get("tcp_retransmit_ratio")
+    if retrans and retrans.peak is not None and retrans.peak >= float(p["retrans_ratio"]):
+        nodes = _over(retrans, float(p["retrans_ratio"]))
+        add(float(p["weight_retrans"]), f"TCP retransmits at {retrans.peak:.1%} of segments on {len(nodes)} nodes "
+            f"({_names(nodes)}){_since(retrans)}", retrans.onset)
+    nic = [s for s in (m.get("nic_errors_per_second"), m.get("nic_drops_per_second")) if s is not None]
+    bad = [s for s in nic if (s.peak or 0) >= float(p["nic_per_second"])]
+    for s in bad:
+        what = "errors" if s.name.startswith("nic_errors") else "drops"
+        nodes = _over(s, float(p["nic_per_second"]))
+        add(float(p["weight_nic"]), f"NIC {what} at {s.peak:.0f}/s on {len(nodes)} nodes ({_names(nodes)})"
+            f"{_since(s)}", s.onset)
+    if retrans and not agree and not [f for f in out if f.direction == "for"] and \
+            (retrans.peak or 0) < float(p["retrans_ratio"]) / 4 and not bad:
+        add(float(p["weight_clean"]), f"TCP retransmits at {(retrans.peak or 0):.2%} of segments, no NIC errors "
+            f"or drops on {len(retrans.by_series)} nodes", None, "against")
+    return out
+
+
+@check("pool-metrics", needs=("prometheus",), causes=("database",), params={
+    "pending": 1.0, "active_ratio": 0.95, "idle_active_ratio": 0.7,
+    "weight_pending": 1.5, "weight_saturated": 1.0, "weight_idle": 0.8})
+def pool_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
+    """Threads waiting for a pooled DB connection (HikariCP, Micrometer or simpleclient names)."""
+    m = ev.prometheus
+    if m is None:
+        return []
+    fx = facts(m, ev)
+    out: list[Finding] = []
+    pending, active = m.get("db_pool_pending"), m.get("db_pool_active_ratio")
+    if pending and (pending.peak or 0) >= float(p["pending"]):
+        out.append(Finding("database", "for", float(p["weight_pending"]), SOURCE,
+                           f"{pending.peak:.0f} threads wait for a DB connection on pod "
+                           f"{pending.worst.get('pod', '?')} (pool {pending.worst.get('pool', '?')}){_since(pending)}",
+                           pending.onset, fx))
+    if active and (active.peak or 0) >= float(p["active_ratio"]):
+        out.append(Finding("database", "for", float(p["weight_saturated"]), SOURCE,
+                           f"connection pool {_pct(active.peak or 0)} busy on pod {active.worst.get('pod', '?')}"
+                           f"{_since(active)}", active.onset, fx))
+    if not out and pending and active and (active.peak or 0) < float(p["idle_active_ratio"]):
+        out.append(Finding("database", "against", float(p["weight_idle"]), SOURCE,
+                           f"no thread waits for a DB connection; pool at most {_pct(active.peak or 0)} busy",
+                           None, fx))
+    return out
