@@ -1,3 +1,176 @@
-"""Checks (to be written)."""
+"""Checks on the upstream's workload as the Kubernetes API shows it: resources, replicas, placement, probes."""
 
 from __future__ import annotations
+
+import math
+from typing import Mapping
+
+from ..model.check import Param, check
+from ..model.evidence import Evidence
+from ..model.finding import Finding
+from ..model.incident import iso
+from ..model.kube import KubeEvidence, Pod
+
+SOURCE = "kubernetes"
+
+
+def _names(pods: list[Pod], most: int = 3) -> str:
+    short = [p.name for p in pods[:most]]
+    return " ".join(short) + (" ..." if len(pods) > most else "")
+
+
+def _hhmm(ts: object) -> str:
+    text = iso(ts) if ts is not None else None  # type: ignore[arg-type]
+    return text[11:16] + "Z" if text else "?"
+
+
+def _base_facts(kube: KubeEvidence) -> dict[str, str | int | float]:
+    facts: dict[str, str | int | float] = {"namespace": kube.namespace, "deployment": kube.upstream}
+    dep = kube.deployment
+    if dep is not None:
+        desired = max(dep.desired, len(kube.pods))
+        facts.update(deployment=dep.name, replicas=desired,
+                     replicas_suggested=max(desired + 2, math.ceil(desired * 1.5)))
+    if kube.hpa is not None:
+        facts.update(hpa=kube.hpa.name, hpa_max=kube.hpa.max_replicas,
+                     hpa_max_suggested=max(kube.hpa.max_replicas + 2, math.ceil(kube.hpa.max_replicas * 1.5)))
+    return facts
+
+
+def _ratios(kube: KubeEvidence, use: str) -> dict[str, float]:
+    """Pod -> highest usage/limit over its containers (metrics.k8s.io usage against the spec's limits)."""
+    out: dict[str, float] = {}
+    for pod in kube.pods:
+        u = kube.usage.get(pod.name)
+        if u is None:
+            continue
+        for c in pod.containers:
+            limit = c.cpu_limit_m if use == "cpu" else c.mem_limit_b
+            used = (u.cpu_m if use == "cpu" else u.mem_b).get(c.name)
+            if limit and used is not None:
+                out[pod.name] = max(out.get(pod.name, 0.0), used / limit)
+    return out
+
+
+@check("pod-resources", needs=("kubernetes",), causes=("overload",), params={
+    "cpu_limit_ratio": 0.9, "mem_limit_ratio": 0.9, "idle_ratio": 0.5, "weight_cpu": 1.5, "weight_mem": 0.75,
+    "weight_hpa_max": 1.0, "weight_not_ready": 1.0, "weight_oom": 1.0, "weight_restarts": 0.5,
+    "weight_headroom": 1.0})
+def pod_resources(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
+    """CPU and memory against limits, ready replicas, HPA at its maximum, OOMKilled restarts."""
+    kube = ev.kubernetes
+    if kube is None or not (kube.pods or kube.deployment):
+        return []
+    facts = _base_facts(kube)
+    out: list[Finding] = []
+    n = len(kube.pods)
+    cpu, mem = _ratios(kube, "cpu"), _ratios(kube, "mem")
+    hot = [pod for pod in kube.pods if cpu.get(pod.name, 0.0) >= float(p["cpu_limit_ratio"])]
+    if hot:
+        peak = max(cpu[x.name] for x in hot)
+        when = max((u.timestamp for x in hot if (u := kube.usage.get(x.name)) and u.timestamp), default=None)
+        out.append(Finding("overload", "for", float(p["weight_cpu"]), SOURCE,
+                           f"CPU at {peak:.0%} of limit on {len(hot)}/{n} pods ({_names(hot)}) at {_hhmm(when)} "
+                           f"(metrics.k8s.io)", facts=dict(facts, cpu_limit_ratio=round(peak, 3))))
+    full = [pod for pod in kube.pods if mem.get(pod.name, 0.0) >= float(p["mem_limit_ratio"])]
+    if full:
+        peak = max(mem[x.name] for x in full)
+        out.append(Finding("overload", "for", float(p["weight_mem"]), SOURCE,
+                           f"memory at {peak:.0%} of limit on {len(full)}/{n} pods ({_names(full)})", facts=dict(facts)))
+    hpa = kube.hpa
+    if hpa is not None and hpa.at_max:
+        why = f" (ScalingLimited: {hpa.scaling_limited})" if hpa.scaling_limited else ""
+        out.append(Finding("overload", "for", float(p["weight_hpa_max"]), SOURCE,
+                           f"HPA {kube.namespace}/{hpa.name} at its maximum: {hpa.current}/{hpa.max_replicas} "
+                           f"replicas{why}", facts=dict(facts)))
+    dep = kube.deployment
+    if dep is not None and dep.ready < dep.desired:
+        out.append(Finding("overload", "for", float(p["weight_not_ready"]), SOURCE,
+                           f"Deployment {dep.namespace}/{dep.name}: {dep.ready}/{dep.desired} replicas ready",
+                           facts=dict(facts)))
+    oom = [(pod, c) for pod in kube.pods for c in pod.containers if c.last_reason == "OOMKilled" and
+           c.last_finished is not None and ev.window.start <= c.last_finished <= ev.window.end]
+    if oom:
+        first = min(c.last_finished for _, c in oom if c.last_finished)
+        out.append(Finding("overload", "for", float(p["weight_oom"]), SOURCE,
+                           f"OOMKilled in the window on {len({x.name for x, _ in oom})}/{n} pods "
+                           f"({_names([x for x, _ in oom])}) at {_hhmm(first)}", onset=first, facts=dict(facts)))
+    restarted = [pod for pod in kube.pods if any(c.restarts and c.last_reason not in ("OOMKilled", "Completed") and
+                                                 c.last_finished and ev.window.start <= c.last_finished
+                                                 for c in pod.containers)]
+    if restarted:
+        out.append(Finding("overload", "for", float(p["weight_restarts"]), SOURCE,
+                           f"containers restarted in the window on {len(restarted)}/{n} pods ({_names(restarted)})",
+                           facts=dict(facts)))
+    if dep is not None:
+        change = dep.rollout_in(ev.window.start, ev.window.end)
+        if change is not None and out:
+            out = [Finding(f.cause, f.direction, f.weight, f.source, f.summary + f"; rollout to revision "
+                           f"{change.revision} ({', '.join(change.images)}) at {_hhmm(change.created)}",
+                           f.onset, dict(f.facts, rollout_revision=change.revision)) for f in out]
+    if not out and cpu and len(cpu) == n and max(cpu.values()) < float(p["idle_ratio"]) and \
+            (dep is None or dep.ready >= dep.desired) and (hpa is None or not hpa.at_max):
+        ready = f"; {dep.ready}/{dep.desired} ready" if dep else ""
+        scale = f"; HPA {hpa.current}/{hpa.max_replicas}" if hpa else ""
+        out.append(Finding("overload", "against", float(p["weight_headroom"]), SOURCE,
+                           f"CPU at {max(cpu.values()):.0%} of limit at most on {n}/{n} pods{ready}{scale}",
+                           facts=dict(facts)))
+    return out
+
+
+@check("pod-placement", needs=("kubernetes",), causes=("network",), params={
+    "weight_cross_zone": 1.0, "weight_cross_region": 2.0, "weight_same_zone": 0.3})
+def pod_placement(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
+    """Zones and regions of the caller's pods against the upstream's (from their nodes' topology labels)."""
+    kube = ev.kubernetes
+    if kube is None:
+        return []
+    up_zones = sorted({x.zone for x in kube.pods if x.zone})
+    call_zones = sorted({x.zone for x in kube.caller_pods if x.zone})
+    if not up_zones or not call_zones:
+        return []
+    zones = f"{','.join(call_zones)} -> {','.join(up_zones)}"
+    facts = {"namespace": kube.namespace, "deployment": kube.upstream, "zones": zones,
+             "caller_zone": call_zones[0]}
+    up_regions = {x.region for x in kube.pods if x.region}
+    call_regions = {x.region for x in kube.caller_pods if x.region}
+    if up_regions and call_regions and not up_regions & call_regions:
+        return [Finding("network", "for", float(p["weight_cross_region"]), SOURCE,
+                        f"{kube.caller} runs in region {','.join(sorted(call_regions))}, {kube.upstream} in "
+                        f"{','.join(sorted(up_regions))}: every call crosses regions", facts=facts)]
+    shared = set(up_zones) & set(call_zones)
+    if not shared:
+        return [Finding("network", "for", float(p["weight_cross_zone"]), SOURCE,
+                        f"{kube.caller} pods in {', '.join(call_zones)}; {kube.upstream} pods all in "
+                        f"{', '.join(up_zones)} ({len(kube.pods)}/{len(kube.pods)}): every call crosses zones",
+                        facts=facts)]
+    return [Finding("network", "against", float(p["weight_same_zone"]), SOURCE,
+                    f"{kube.caller} and {kube.upstream} both have pods in {', '.join(sorted(shared))}", facts=facts)]
+
+
+@check("readiness-probes", needs=("kubernetes",), causes=("mesh-timeout",), params={
+    "max_timeout_s": 1.0, "max_period_s": 2.0, "weight_aggressive": 0.75})
+def readiness_probes(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
+    """Readiness probes so tight that one slow reply takes a pod out of the Service's endpoints."""
+    kube = ev.kubernetes
+    if kube is None or not kube.pods:
+        return []
+    seen: set[tuple[str, float, float, int]] = set()
+    out = []
+    for c in kube.pods[0].containers:
+        for pr in c.probes:
+            if pr.kind != "readiness" or (c.name, pr.period_s, pr.timeout_s, pr.failure_threshold) in seen:
+                continue
+            seen.add((c.name, pr.period_s, pr.timeout_s, pr.failure_threshold))
+            if pr.timeout_s <= float(p["max_timeout_s"]) and (pr.period_s <= float(p["max_period_s"]) or
+                                                              pr.failure_threshold <= 1):
+                failing = sum(e.count for e in kube.events if e.reason == "Unhealthy" and "Readiness" in e.message)
+                extra = f"; {failing} readiness failures in the window" if failing else ""
+                out.append(Finding("mesh-timeout", "for", float(p["weight_aggressive"]), SOURCE,
+                                   f"readinessProbe of {kube.upstream}/{c.name} ({pr.handler}): every {pr.period_s:g}s, "
+                                   f"timeout {pr.timeout_s:g}s, {pr.failure_threshold} failures: one slow reply "
+                                   f"removes the pod from the endpoints{extra}",
+                                   facts={"namespace": kube.namespace, "deployment": kube.upstream,
+                                          "container": c.name, "probe_timeout": f"{pr.timeout_s:g}s",
+                                          "probe_period": f"{pr.period_s:g}s"}))
+    return out
