@@ -1,3 +1,168 @@
-"""Checks (to be written)."""
+"""What the thread dumps say: lock cycles and pile-ups (deadlock), threads waiting for a database
+connection (database), pools saturated by a slow call (overload), and a clean bill when nothing waits."""
 
 from __future__ import annotations
+
+from typing import Mapping
+
+from ..model.check import Param, check
+from ..model.evidence import Evidence
+from ..model.finding import Finding
+from ..model.threads import Frame, HotSpot, LockCycle, ThreadEvidence
+
+SOURCE = "thread-dumps"
+_GO_LOCK_REASONS = ("semacquire", "sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock",
+                    "sync.WaitGroup.Wait", "sync.Cond.Wait")
+
+PARAMS: dict[str, Param] = {
+    "weight_cycle": 3.0,              # a lock cycle is a deadlock
+    "min_blocked": 10,                # threads waiting on one lock for a contention finding ...
+    "min_blocked_ratio": 0.2,         # ... or this share of the pod's threads (with at least 3)
+    "weight_contention": 1.5,
+    "min_pool_waiting": 3,            # pool workers waiting in the same place
+    "min_pool_ratio": 0.8,            # share of the pool that must be waiting there
+    "weight_db_pool": 2.0,            # waiting for a database connection / query result
+    "weight_pool_saturated": 1.0,     # a pool saturated by a slow call (overload)
+    "go_min_minutes": 5,              # goroutines waiting on a lock this long are stuck
+    "go_min_chan_goroutines": 10,     # channel waits need this many goroutines in one place
+    "weight_go_lock": 2.0,
+    "weight_go_channel": 1.0,
+    "max_blocked_ratio": 0.05,        # at most this share BLOCKED for the finding against deadlock
+    "weight_against_deadlock": 1.5,
+}
+
+
+def _where(f: Frame | None) -> str:
+    return f.code_location if f is not None else "?"
+
+
+def _quote(names: tuple[str, ...] | list[str], n: int = 3) -> str:
+    shown = ", ".join(f'"{x}"' for x in names[:n])
+    return shown + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
+def _pods(pods: list[str], total: int) -> str:
+    return (f"pod {pods[0]}" if len(pods) == 1 else f"{len(pods)}/{total} pods ({', '.join(pods[:3])})")
+
+
+def _dumps_per_pod(ev: ThreadEvidence, pod: str) -> int:
+    return sum(1 for d in ev.dumps if d.pod == pod)
+
+
+def _cycle_findings(ev: ThreadEvidence, p: Mapping[str, Param], behind: dict[tuple[str, str], HotSpot]) -> list[Finding]:
+    groups: dict[tuple[str, ...], list[LockCycle]] = {}
+    for c in ev.cycles:
+        groups.setdefault(tuple(sorted(_where(e.frame) + "|" + e.waits_for.class_name for e in c.edges)), []).append(c)
+    out = []
+    for cs in groups.values():
+        c = cs[0]
+        pods = list(dict.fromkeys(x.pod for x in cs))
+        legs = "; ".join(f'"{e.thread}" holds {", ".join(h.label for h in e.holds[:2]) or "?"} and waits for '
+                         f'{e.waits_for.label} in {_where(e.frame)}' for e in c.edges)
+        seen = f"in {c.dumps_seen}/{_dumps_per_pod(ev, c.pod)} dumps" if _dumps_per_pod(ev, c.pod) > 1 else ""
+        jvm = "the JVM reported it too" if c.jvm_reported else "found from lock owners and waiters"
+        piled = [behind[(c.pod, e.thread)] for e in c.edges if (c.pod, e.thread) in behind]
+        n_piled = sum(1 for h in piled for w in h.waiters if w not in c.threads)
+        pile = (f"; {n_piled} more threads BLOCKED behind them on "
+                f"{piled[0].lock.label} in {_where(piled[0].waiter_frame)}") if piled else ""
+        extra = ", ".join(x for x in (seen, jvm) if x)
+        out.append(Finding(
+            cause="deadlock", direction="for", weight=float(p["weight_cycle"]), source=SOURCE,
+            summary=f"Lock cycle of {len(c.edges)} threads on {_pods(pods, len(ev.pods))} ({extra}): {legs}{pile}",
+            facts={"code_location": _where(c.edges[0].frame), "lock": c.edges[0].waits_for.label,
+                   "threads": ", ".join(c.threads), "pod": c.pod, "pods": ", ".join(pods),
+                   "locks": ", ".join(e.waits_for.label for e in c.edges),
+                   "code_locations": ", ".join(dict.fromkeys(_where(e.frame) for e in c.edges)),
+                   "blocked": n_piled}))
+    return out
+
+
+def _hotspot_findings(ev: ThreadEvidence, p: Mapping[str, Param], in_cycle: set[tuple[str, str]]) -> list[Finding]:
+    out = []
+    for h in ev.hotspots:
+        if h.owner is not None and (h.pod, h.owner) in in_cycle:
+            continue                   # told with its cycle
+        n, total = len(h.waiters), max(h.total_threads, 1)
+        if n < int(p["min_blocked"]) and not (n >= 3 and n / total >= float(p["min_blocked_ratio"])):
+            continue
+        owner = (f'held by "{h.owner}" ({h.owner_state}) in {_where(h.owner_frame)}' if h.owner
+                 else "holder not shown in the dump")
+        stuck = sum(1 for s in ev.stuck if s.pod == h.pod and s.thread in set(h.waiters))
+        stuck_txt = f"; {stuck} of them in the same frame in every dump" if stuck else ""
+        out.append(Finding(
+            cause="deadlock", direction="for", weight=float(p["weight_contention"]), source=SOURCE,
+            summary=(f"{n} of {h.total_threads} threads on pod {h.pod} wait for {h.lock.label} in "
+                     f"{_where(h.waiter_frame)} ({_quote(list(h.waiters))}), {owner}{stuck_txt}"),
+            facts={"code_location": _where(h.owner_frame or h.waiter_frame), "lock": h.lock.label,
+                   "threads": ", ".join(((h.owner,) if h.owner else ()) + h.waiters[:5]), "pod": h.pod,
+                   "blocked": n, "holder": h.owner or ""}))
+    return out
+
+
+def _pool_findings(ev: ThreadEvidence, p: Mapping[str, Param]) -> list[Finding]:
+    out = []
+    for w in ev.pools:
+        if w.resource == "lock" or w.waiting < int(p["min_pool_waiting"]):
+            continue
+        db = w.resource.startswith("db-")
+        if not db and w.waiting / max(w.size, 1) < float(p["min_pool_ratio"]):
+            continue
+        what = {"db-connection": f"for a database connection in {w.detail}",
+                "db-query": f"for the database to answer ({w.detail})",
+                "socket-read": "on a socket read"}.get(w.resource, f"in {w.detail}")
+        out.append(Finding(
+            cause="database" if db else "overload", direction="for",
+            weight=float(p["weight_db_pool"] if db else p["weight_pool_saturated"]), source=SOURCE,
+            summary=(f"{w.waiting}/{w.size} threads of pool {w.pool} on pod {w.pod} wait {what}, "
+                     f"called from {_where(w.frame)}"),
+            facts={"code_location": _where(w.frame), "pool": w.pool, "pod": w.pod, "waiting": w.waiting,
+                   "pool_size": w.size, "threads": w.pool + "-*", "resource": w.detail or w.resource}))
+    return out
+
+
+def _go_findings(ev: ThreadEvidence, p: Mapping[str, Param]) -> list[Finding]:
+    out = []
+    for g in ev.goroutine_waits:
+        if g.max_minutes < float(p["go_min_minutes"]):
+            continue
+        lock = g.reason.startswith(_GO_LOCK_REASONS)
+        if not lock and not (g.reason.startswith(("chan ", "select")) and g.count >= int(p["go_min_chan_goroutines"])):
+            continue
+        out.append(Finding(
+            cause="deadlock", direction="for", weight=float(p["weight_go_lock" if lock else "weight_go_channel"]),
+            source=SOURCE,
+            summary=(f"{g.count} goroutines on pod {g.pod} stuck in [{g.reason}] for up to {g.max_minutes:g} minutes "
+                     f"in {_where(g.frame)}"),
+            facts={"code_location": _where(g.frame), "pod": g.pod, "threads": f"{g.count} goroutines",
+                   "lock": g.reason, "minutes": g.max_minutes}))
+    return out
+
+
+def _against(ev: ThreadEvidence, p: Mapping[str, Param]) -> Finding | None:
+    latest = ev.latest()
+    total = sum(len(d.threads) for d in latest)
+    blocked = sum(1 for d in latest for t in d.threads if t.state == "BLOCKED")
+    if total == 0 or blocked / total > float(p["max_blocked_ratio"]):
+        return None
+    return Finding(
+        cause="deadlock", direction="against", weight=float(p["weight_against_deadlock"]), source=SOURCE,
+        summary=(f"No lock cycle in {len(ev.dumps)} dump(s) of {len(ev.pods)} pod(s); {blocked} of {total} threads "
+                 f"BLOCKED ({100 * blocked / total:.1f}%)"),
+        facts={"pods": ", ".join(ev.pods), "pod": ev.pods[0] if ev.pods else ""})
+
+
+@check("thread-dumps", needs=("thread-dumps",), causes=("deadlock", "database", "overload"), params=PARAMS)
+def thread_dumps(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
+    """Thread dumps: lock cycles, contention, pools waiting on the database or a slow call."""
+    td = ev.threads
+    if td is None or not td.dumps:
+        return []
+    p = {**PARAMS, **p}
+    in_cycle = {(c.pod, t) for c in td.cycles for t in c.threads}
+    behind = {(h.pod, h.owner): h for h in td.hotspots if h.owner is not None and (h.pod, h.owner) in in_cycle}
+    findings = _cycle_findings(td, p, behind) + _hotspot_findings(td, p, in_cycle) + _go_findings(td, p)
+    if not findings:
+        against = _against(td, p)
+        if against is not None:
+            findings.append(against)
+    return findings + _pool_findings(td, p)

@@ -68,6 +68,7 @@ class ThreadInfo:
     virtual: bool = False
     wait_minutes: float | None = None      # Go: "[semacquire, 12 minutes]"
     raw_state: str = ""                    # the state text as printed ("chan receive", "idle", "in Object.wait()")
+    cpu_ms: float | None = None            # JVM 11+: CPU time so far; growth between dumps means busy
     owner_hint: str | None = None          # JMX / VisualVM forms name the owner of `waiting_for` directly
 
     @property

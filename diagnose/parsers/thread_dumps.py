@@ -14,6 +14,8 @@ from ..errors import EvidenceError
 from ..model.threads import ThreadDump, ThreadEvidence
 from ..sources.base import RawFiles, Target
 from .threaddump.analysis import analyze
+
+SKIPPED = "_skipped.txt"      # written by sources/thread_dumps.py: files left out over the size caps
 from .threaddump.detect import decode, detect
 
 _COUNTER = re.compile(r"(?:[._\-](?:\d+|\d{4}-\d\d-\d\d(?:[T_ ][\d:\-.]+Z?)?|\d{8}[T_-]?\d{0,6}|jstack|jcmd|threads?|"
@@ -59,6 +61,9 @@ def load(files: RawFiles, target: Target | None = None) -> ThreadEvidence:
     dumps: list[ThreadDump] = []
     notes: list[str] = []
     for path in sorted(files, key=_natural):
+        if path == SKIPPED:
+            notes.extend(f"not read: {line}" for line in files[path].decode("utf-8", "replace").splitlines() if line)
+            continue
         ds, ns = parse_file(path, files[path])
         dumps.extend(d for d in ds if d.threads)
         notes.extend(ns)

@@ -32,6 +32,7 @@ _VISUALVM_ON = re.compile(r" on (?P<obj>[\w.$\[;]+@[0-9a-fA-F]+)")
 _DEADLOCK = re.compile(r"^Found one Java-level deadlock:.*$", re.M)
 _DEADLOCK_END = re.compile(r"^Found \d+ deadlocks?\.\s*$", re.M)
 _DL_ENTRY = re.compile(r'^"(?P<name>.*)":\s*$', re.M)
+_CPU = re.compile(r"\bcpu=([\d.]+)ms")
 _NID = re.compile(r"\bnid=(\S+)")
 _TID_NUM = re.compile(r"(?:^| )#(\d+)")
 
@@ -214,7 +215,12 @@ def _thread(name: str, rest: str, body: str, pos: int, end: int) -> ThreadInfo:
     return ThreadInfo(name=name, state=state, frames=frames, tid=tid_m.group(1) if tid_m else "",
                       waiting_for=waiting_for, wait_kind=kind, held=tuple(held),
                       daemon=" daemon " in rest + " ", virtual=" virtual " in rest + " ",
-                      raw_state=raw, owner_hint=owner_hint)
+                      raw_state=raw, owner_hint=owner_hint, cpu_ms=_cpu(rest))
+
+
+def _cpu(rest: str) -> float | None:
+    m = _CPU.search(rest)
+    return float(m.group(1)) if m else None
 
 
 def _is_io(fn: str) -> bool:

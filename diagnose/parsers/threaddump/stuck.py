@@ -6,11 +6,17 @@ from __future__ import annotations
 from ...model.threads import StuckThread, ThreadDump, ThreadInfo
 from .frames import app_frame, is_idle
 
+CPU_BUSY_MS = 50.0  # CPU time gained between dumps above which a thread was running, not stuck
 DEPTH = 8            # frames compared: the top of the stack is where a thread spends its time
 
 
 def _sig(t: ThreadInfo) -> tuple[str, tuple[tuple[str, str], ...]]:
     return t.state, tuple((f.function, f.location) for f in t.frames[:DEPTH])
+
+
+def _burned_cpu(a: ThreadInfo, b: ThreadInfo) -> bool:
+    """CPU time that grew between two dumps: the thread ran, whatever frame the dumps caught it in."""
+    return a.cpu_ms is not None and b.cpu_ms is not None and b.cpu_ms - a.cpu_ms > CPU_BUSY_MS
 
 
 def find_stuck(dumps: list[ThreadDump]) -> list[StuckThread]:
@@ -28,7 +34,7 @@ def find_stuck(dumps: list[ThreadDump]) -> list[StuckThread]:
         if t.wait_kind in ("sleep", "object-wait") and not t.held:
             continue        # a sleep or wait() by design (a scheduler loop, a queue), not a hang
         sig = _sig(t)
-        if all((o := m.get(t.name)) is not None and _sig(o) == sig for m in later):
+        if all((o := m.get(t.name)) is not None and _sig(o) == sig and not _burned_cpu(t, o) for m in later):
             out.append(StuckThread(pod=first.pod, thread=t.name, state=t.state, frame=app_frame(t.frames),
                                    dumps=len(dumps), span_seconds=span))
     return out

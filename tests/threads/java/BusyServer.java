@@ -36,7 +36,7 @@ public class BusyServer {
             pool.submit(() -> {
                 if (!busy) return null;
                 byte[] d = new byte[64];
-                while (true) { String s = TokenSigner.encode(TokenSigner.sign(d)); d = s.getBytes(); Thread.yield(); }
+                while (true) { String s = TokenSigner.encode(TokenSigner.sign(d)); d = s.getBytes(); }
             });
         }
         Thread.sleep(500);
