@@ -218,7 +218,7 @@ def family_file(query: str, start: datetime, end: datetime, step: int, *, respon
         doc["error"] = error
     else:
         doc["response"] = response
-    return json.dumps(doc, indent=1).encode()
+    return json.dumps(doc).encode()
 
 
 # ---------------------------------------------------------------- live collection

@@ -175,3 +175,96 @@ def pg_server() -> Iterator[PgServer]:
         yield server
     finally:
         server.stop()
+
+
+# ---- a scene on the server: the upstream's database, roles, tables and real sessions ---------------
+
+AUTH_DB, OTHER_DB = "dg_auth", "dg_analytics"
+APP = "user-auth-service"
+ROLE_PASSWORDS = {"dg_auth": "auth-Pw-7781", "dg_monitor": "mon-Pw-5512", "dg_nobody": "nob-Pw-3390"}
+EVENTS_ROWS = 1_000_000
+
+
+@dataclass
+class Scene:
+    server: PgServer
+
+    def dsn(self, role: str | None = None, *, dbname: str = AUTH_DB, app: str | None = None, **params: str) -> str:
+        """A DSN for one of the scene's roles (None: the server's superuser)."""
+        extra = {"application_name": app} if app else {}
+        if role is None:
+            return self.server.dsn(dbname=dbname, **extra, **params)
+        return self.server.dsn(user=role, password=ROLE_PASSWORDS[role], dbname=dbname, **extra, **params)
+
+    def connect(self, role: str | None = "dg_auth", *, dbname: str = AUTH_DB, app: str | None = APP,
+                autocommit: bool = False):  # noqa: ANN201 - a psycopg connection
+        import psycopg
+
+        return psycopg.connect(self.dsn(role, dbname=dbname, app=app), autocommit=autocommit, connect_timeout=10)
+
+    def admin(self, dbname: str = AUTH_DB):  # noqa: ANN201
+        return self.connect(None, dbname=dbname, app="diagnose-tests", autocommit=True)
+
+
+def wait_until(predicate, what: str, limit_s: float = 60.0) -> None:  # noqa: ANN001
+    """Setup waits for the server to reach a state (a lock wait, flushed statistics); not an assertion."""
+    import time
+
+    end = time.monotonic() + limit_s
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"test setup: {what} was not reached in {limit_s:g} s")
+        time.sleep(0.05)
+
+
+def prepare_scene(server: PgServer) -> Scene:
+    """Roles, two databases, users (1,000 rows) and events (1,000,000 rows, account_id not indexed)."""
+    scene = Scene(server)
+    with scene.admin("postgres" if server.data_dir else server.dbname) as c:
+        for role, pw in ROLE_PASSWORDS.items():
+            if not c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
+                c.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{pw}'")
+            else:
+                c.execute(f"ALTER ROLE {role} LOGIN PASSWORD '{pw}'")
+        c.execute("GRANT pg_monitor TO dg_monitor")
+        for db in (AUTH_DB, OTHER_DB):
+            if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db]).fetchone():
+                c.execute(f"CREATE DATABASE {db} OWNER dg_auth")
+    with scene.admin() as c:
+        if server.stats_statements:
+            try:
+                c.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            except Exception:  # noqa: BLE001 - a server without the library: the tests see the note instead
+                server.stats_statements = False
+    with scene.connect("dg_auth", app="diagnose-tests", autocommit=True) as c:
+        c.execute("DROP TABLE IF EXISTS users, events")
+        c.execute("CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE, last_login timestamptz)")
+        c.execute("INSERT INTO users SELECT g, 'user' || g || '@example.com', now() FROM generate_series(1, 1000) g")
+        c.execute("CREATE TABLE events (id bigserial PRIMARY KEY, account_id int, payload text)")
+        c.execute(f"INSERT INTO events (account_id, payload) SELECT g % 5000, 'login' "
+                  f"FROM generate_series(1, {EVENTS_ROWS}) g")
+        c.execute("ANALYZE users, events")
+        flush_stats(c)
+    with scene.admin() as c:
+        wait_until(lambda: _live_rows(c, "events") >= EVENTS_ROWS * 0.9, "row statistics of events")
+        if server.stats_statements:         # the set-up's own bulk insert is not the upstream's slow query
+            c.execute("SELECT pg_stat_statements_reset()")
+    return scene
+
+
+def flush_stats(conn) -> None:  # noqa: ANN001
+    """Statistics reach pg_stat_* when a backend flushes them; 15+ can be told to at the next idle."""
+    if conn.info.server_version >= 150000:
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        conn.execute("SELECT 1")
+
+
+def _live_rows(conn, table: str) -> int:  # noqa: ANN001
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    row = conn.execute("SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = %s", [table]).fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.fixture(scope="session")
+def pg_scene(pg_server: PgServer) -> Scene:
+    return prepare_scene(pg_server)
