@@ -82,6 +82,8 @@ def _hotspot_findings(ev: ThreadEvidence, p: Mapping[str, Param], in_cycle: set[
     for h in ev.hotspots:
         if h.owner is not None and (h.pod, h.owner) in in_cycle:
             continue                   # told with its cycle
+        if h.waiters[0].startswith("goroutine "):
+            continue                   # Go: the goroutine-wait finding tells it, with minutes
         n, total = len(h.waiters), max(h.total_threads, 1)
         if n < int(p["min_blocked"]) and not (n >= 3 and n / total >= float(p["min_blocked_ratio"])):
             continue

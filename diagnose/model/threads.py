@@ -33,6 +33,8 @@ class Frame(NamedTuple):
         f = self.function
         if "/" in f and "(" not in f:            # Java 9+ module prefix in JSON dumps: java.base/java.lang.X
             f = f.rsplit("/", 1)[-1]
+        if "(*" in f or "/" in f or f.startswith("main."):
+            return f.rsplit("/", 1)[-1]            # Go: pkg.(*Type).Method, as `go doc` and grep know it
         parts = f.split(".")
         if len(parts) >= 2 and parts[-2][:1].isupper():
             return ".".join(parts[-2:])            # SessionCache.refresh; TokenStore$Inner.run

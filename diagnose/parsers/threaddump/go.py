@@ -14,7 +14,7 @@ import re
 from ...model.threads import Frame, LockRef, State, ThreadDump, ThreadInfo, WaitKind
 
 _HEADER = re.compile(r"^goroutine (?P<id>\d+)(?: [^\[\n]*)? \[(?P<state>[^\]\n]*)\]:\s*$", re.M)
-_FUNC = re.compile(r"^(?P<fn>[^\s].*?)(?:\((?P<args>[^\n]*)\))?\r?\n[ \t]+(?P<loc>\S+?)(?: \+0x[0-9a-f]+)?(?: fp=.*)?\r?$",
+_FUNC = re.compile(r"^(?P<fn>[^\s].*?)(?:\((?P<args>[^()\n]*|\.\.\.)\))?\r?\n[ \t]+(?P<loc>\S+?)(?: \+0x[0-9a-f]+)?(?: fp=.*)?\r?$",
                    re.M)
 _MINUTES = re.compile(r", (\d+) minutes")
 _SIGQUIT = re.compile(r"^SIGQUIT: quit|^PC=0x[0-9a-f]+ m=\d+", re.M)
