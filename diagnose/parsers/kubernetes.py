@@ -139,7 +139,7 @@ def _probe(kind: str, p: Mapping[str, Any] | None) -> Probe | None:
                  failure_threshold=_int(p.get("failureThreshold", 3)), handler=handler)
 
 
-def _looks_jvm(c: Mapping[str, Any]) -> bool:
+def looks_jvm(c: Mapping[str, Any]) -> bool:
     words = " ".join(str(x) for x in list(c.get("command") or ()) + list(c.get("args") or ()))
     env = {str(e.get("name", "")) for e in c.get("env") or ()}
     return bool(_JVM_IMAGE.search(str(c.get("image", "")))) or bool(re.search(r"\bjava\b", words)) or \
@@ -168,7 +168,7 @@ def parse_pod(doc: Mapping[str, Any], nodes: Mapping[str, Node], now: datetime) 
             last_finished=ts(last.get("finishedAt")),
             cpu_request_m=_resources(c, "requests", "cpu", where), cpu_limit_m=_resources(c, "limits", "cpu", where),
             mem_request_b=_resources(c, "requests", "memory", where),
-            mem_limit_b=_resources(c, "limits", "memory", where), probes=probes, jvm=_looks_jvm(c)))
+            mem_limit_b=_resources(c, "limits", "memory", where), probes=probes, jvm=looks_jvm(c)))
     node = nodes.get(str(spec.get("nodeName", "")))
     owners = meta.get("ownerReferences") or ()
     owner = next((f"{o.get('kind')}/{o.get('name')}" for o in owners if o.get("controller")), "") or \
