@@ -122,7 +122,7 @@ def _holds_locks(db: DatabaseEvidence, pid: int) -> list[str]:
     held = [lk for lk in db.locks if lk.pid == pid and lk.granted]
     # A write (RowExclusiveLock and above, or its own transaction id) is what others can queue behind.
     strong = [lk for lk in held if lk.locktype == "transactionid" or lk.mode not in ("AccessShareLock",)]
-    return sorted({lk.relation for lk in strong if lk.relation}) if strong else []
+    return sorted({lk.relation for lk in strong if lk.relation and lk.relkind in (None, "r", "p")})
 
 
 def _idle_in_xact(db: DatabaseEvidence, p: Mapping[str, Param], blockers: set[int]) -> list[Finding]:

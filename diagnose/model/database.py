@@ -60,6 +60,7 @@ class HeldLock:
     relation: str | None = None            # schema-qualified name when it resolves in the current database
     transactionid: str | None = None
     tuple: str | None = None               # "(page,tuple)" for tuple locks
+    relkind: str | None = None             # pg_class.relkind: r table, p partitioned, i index, ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ class BlockingChain:
     def locked_relations(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
         for lock in self.held:
-            if lock.relation and not lock.relation.startswith("pg_"):
+            # Tables only: the indexes a write also locks would only repeat the table's name.
+            if lock.relation and not lock.relation.startswith("pg_") and lock.relkind in (None, "r", "p"):
                 seen.setdefault(lock.relation, None)
         return tuple(seen)
 

@@ -175,7 +175,7 @@ def _session(r: Mapping[str, Any], upstream: str | None, database: str | None) -
 def _lock(r: Mapping[str, Any]) -> HeldLock:
     return HeldLock(pid=int(r["pid"]), locktype=str(r["locktype"]), mode=str(r["mode"]), granted=bool(r["granted"]),
                     relation=_str(r.get("relation")), transactionid=_str(r.get("transactionid")),
-                    tuple=_str(r.get("tuple")))
+                    tuple=_str(r.get("tuple")), relkind=_str(r.get("relkind")))
 
 
 def _statement(r: Mapping[str, Any], upstream: str | None, database: str | None) -> StatementStat:

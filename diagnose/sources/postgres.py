@@ -69,8 +69,11 @@ LIMIT 5000"""
 LOCKS_SQL = TAG + """SELECT l.pid, l.locktype, l.mode, l.granted,
   CASE WHEN l.relation IS NOT NULL THEN l.relation::regclass::text END AS relation,
   l.transactionid::text AS transactionid,
-  CASE WHEN l.locktype = 'tuple' THEN '(' || l.page || ',' || l.tuple || ')' END AS tuple
+  CASE WHEN l.locktype = 'tuple' THEN '(' || l.page || ',' || l.tuple || ')' END AS tuple,
+  c.relkind::text AS relkind
 FROM pg_locks l
+LEFT JOIN pg_class c ON c.oid = l.relation
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 WHERE l.pid IS NOT NULL AND l.pid <> pg_backend_pid() AND l.locktype <> 'virtualxid'
 ORDER BY l.granted, l.pid
 LIMIT 5000"""
@@ -121,20 +124,20 @@ def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles:
     where = describe_dsn(dsn)
     remaining = deadline - time.monotonic()
     if remaining < 1.0:
-        raise SourceError(f"postgres {where}: no time left in the budget to connect")
+        raise SourceError(f"{where}: no time left in the budget to connect")
     try:
         conn = psycopg.connect(dsn, connect_timeout=connect_timeout(dsn, remaining),
                                application_name=APPLICATION_NAME, autocommit=True)
     except psycopg.errors.ConnectionTimeout:
-        raise SourceError(f"postgres {where}: no answer within {connect_timeout(dsn, remaining)}s "
+        raise SourceError(f"{where}: no answer within {connect_timeout(dsn, remaining)}s "
                           "(connect timeout)") from None
     except psycopg.Error as exc:
-        raise SourceError(scrub(f"postgres {where}: {one_line(exc)}", secrets)) from None
+        raise SourceError(scrub(f"{where}: {one_line(exc)}", secrets)) from None
     try:
         with conn:
             return _read_all(conn, deadline)
     except psycopg.Error as exc:
-        raise SourceError(scrub(f"postgres {where}: {one_line(exc)}", secrets)) from None
+        raise SourceError(scrub(f"{where}: {one_line(exc)}", secrets)) from None
 
 
 def _read_all(conn: "psycopg.Connection[Any]", deadline: float) -> RawFiles:
