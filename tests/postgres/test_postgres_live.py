@@ -242,3 +242,18 @@ def test_a_port_that_accepts_and_never_answers_ends_at_the_connect_timeout() -> 
         with pytest.raises(SourceError, match="no answer within 2s"):
             collect(f"host=127.0.0.1 port={port} user=x dbname=x password=Silent-pw-2", budget=2.5)
 
+
+
+def test_an_idle_transaction_holding_a_write_lock_is_reported_with_the_command_to_end_it(pg_scene: Scene) -> None:
+    idle = pg_scene.connect()
+    try:
+        idle.execute("UPDATE users SET last_login = now() WHERE id = 3")     # nobody waits on this one
+        pid = idle.info.backend_pid
+        ev, findings = diagnose_db(pg_scene, idle_xact_s=0.0)
+    finally:
+        idle.rollback()
+        idle.close()
+    held = [f for f in findings if f.facts.get("idle_pid") == pid]
+    assert held and held[0].direction == "for" and "users" in held[0].summary
+    assert held[0].facts["terminate_sql"] == f"SELECT pg_terminate_backend({pid});"
+    assert held[0].facts["idle_timeout_sql"].startswith(f"ALTER DATABASE {AUTH_DB} SET idle_in_transaction")
