@@ -117,3 +117,15 @@ def test_a_truncated_archive_is_a_one_line_error(tmp_path):
     (tmp_path / "cut.tar.gz").write_bytes(data[: len(data) // 2])
     with pytest.raises(BundleError):
         read(tmp_path / "cut.tar.gz")
+
+
+def test_json_documents_stay_valid_json_when_secrets_are_redacted():
+    from diagnose.bundle.redact import scrub
+
+    doc = {"env": [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+                   {"name": "API_TOKEN", "value": "tok-123"}, {"name": "LOG_LEVEL", "value": "info"}],
+           "query": "SELECT 1 -- postgresql://auth:hunter2@db/auth", "tokens": 5}
+    out = json.loads(scrub(json.dumps(doc).encode()))
+    assert out["env"][0]["valueFrom"] == {"secretKeyRef": {"name": "db", "key": "password"}}
+    assert out["env"][1]["value"] == "<redacted>" and out["env"][2]["value"] == "info"
+    assert "hunter2" not in out["query"] and out["tokens"] == 5
