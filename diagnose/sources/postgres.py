@@ -296,6 +296,7 @@ def one_line(exc: BaseException) -> str:
 
 
 def connect_timeout(dsn: str, remaining: float) -> int:
-    """libpq's connect_timeout is per host and at least 2 s; share what is left among the hosts."""
+    """libpq's connect_timeout is per host and at least 2 s. Connecting may take 60% of what is left (the
+    queries need the rest), shared among the hosts the DSN lists."""
     hosts = (_dsn_params(dsn).get("host") or os.environ.get("PGHOST") or "").count(",") + 1
-    return max(2, int(remaining / hosts))
+    return max(2, int(remaining * 0.6 / hosts))
