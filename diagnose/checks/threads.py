@@ -8,7 +8,7 @@ from typing import Mapping
 from ..model.check import Param, check
 from ..model.evidence import Evidence
 from ..model.finding import Finding
-from ..model.threads import Frame, HotSpot, LockCycle, ThreadEvidence
+from ..model.threads import Frame, HotSpot, LockCycle, PoolWait, ThreadEvidence
 
 SOURCE = "thread-dumps"
 _GO_LOCK_REASONS = ("semacquire", "sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock",
@@ -102,23 +102,29 @@ def _hotspot_findings(ev: ThreadEvidence, p: Mapping[str, Param], in_cycle: set[
 
 
 def _pool_findings(ev: ThreadEvidence, p: Mapping[str, Param]) -> list[Finding]:
-    out = []
+    groups: dict[tuple[str, str, str, str], list[PoolWait]] = {}
     for w in ev.pools:
         if w.resource == "lock" or w.waiting < int(p["min_pool_waiting"]):
             continue
         db = w.resource.startswith("db-")
         if not db and w.waiting / max(w.size, 1) < float(p["min_pool_ratio"]):
             continue
-        what = {"db-connection": f"for a database connection in {w.detail}",
-                "db-query": f"for the database to answer ({w.detail})",
-                "socket-read": "on a socket read"}.get(w.resource, f"in {w.detail}")
+        groups.setdefault((w.pool, w.resource, w.detail, _where(w.frame)), []).append(w)
+    out = []
+    for (pool, resource, detail, where), ws in groups.items():
+        w = max(ws, key=lambda x: x.waiting)
+        db = resource.startswith("db-")
+        pods = [x.pod for x in ws]
+        what = {"db-connection": f"for a database connection in {detail}",
+                "db-query": f"for the database to answer ({detail})",
+                "socket-read": "on a socket read"}.get(resource, f"in {detail}")
+        share = f"{w.waiting}/{w.size}" if len(ws) == 1 else f"up to {w.waiting}/{w.size}"
         out.append(Finding(
             cause="database" if db else "overload", direction="for",
             weight=float(p["weight_db_pool"] if db else p["weight_pool_saturated"]), source=SOURCE,
-            summary=(f"{w.waiting}/{w.size} threads of pool {w.pool} on pod {w.pod} wait {what}, "
-                     f"called from {_where(w.frame)}"),
-            facts={"code_location": _where(w.frame), "pool": w.pool, "pod": w.pod, "waiting": w.waiting,
-                   "pool_size": w.size, "threads": w.pool + "-*", "resource": w.detail or w.resource}))
+            summary=f"{share} threads of pool {pool} on {_pods(pods, len(ev.pods))} wait {what}, called from {where}",
+            facts={"code_location": where, "pool": pool, "pod": w.pod, "pods": ", ".join(pods),
+                   "waiting": w.waiting, "pool_size": w.size, "threads": pool + "-*", "resource": detail or resource}))
     return out
 
 
