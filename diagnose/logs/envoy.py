@@ -1,0 +1,51 @@
+"""Envoy / Istio text access-log lines (the default formats of both).
+
+  [2023-10-27T10:30:00.000Z] "GET /login HTTP/1.1" 504 UT 0 24 10001 - "-" "curl/8" "req-id" "user-auth-service:8080" "10.244.1.5:8080"
+Istio's default adds response-code details, termination details, the transport failure reason, and
+after the upstream host the cluster `outbound|8080||user-auth-service.production.svc.cluster.local`.
+Response flags (docs/logs.md): UT is a timeout; URX with a 504 (retries used up on per-try timeouts)
+is a timeout; UF and other URX are upstream failures, counted apart. The duration is %DURATION% (ms).
+The caller is the proxy ("envoy") unless a log shipper's labels name the pod's app.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .event import FAILURE, TIMEOUT, Event, Skip
+from .names import split_upstream
+from .timestamps import parse_text
+
+LINE = re.compile(
+    r'\[(?P<ts>[^\]]+)\] "(?P<req>[^"]*)" (?P<code>\d{1,3}) (?P<flags>\S+) '
+    r'(?:(?P<details>[^\s"]+) (?P<term>[^\s"]+) "(?P<tfr>[^"]*)" )?'
+    r'(?P<rx>\d+) (?P<tx>\d+) (?P<dur>\d+|-) (?P<ust>\S+) "(?P<xff>[^"]*)" "(?P<ua>[^"]*)" '
+    r'"(?P<rid>[^"]*)" "(?P<authority>[^"]*)" "(?P<uhost>[^"]*)"(?: (?P<cluster>\S+))?')
+STRUCTURE = rb"\[\d{4}-\d\d-\d\dT[^\]]*\] \""
+
+
+def parse(line: str, default_service: str = "envoy") -> Event | None:
+    m = LINE.match(line)
+    if not m:
+        raise Skip("not an Envoy access-log line")
+    flags = set(m.group("flags").split(","))
+    if "UT" in flags or ("URX" in flags and m.group("code") == "504"):
+        kind = TIMEOUT
+    elif flags & {"UF", "URX"}:
+        kind = FAILURE
+    else:
+        return None
+    cluster = m.group("cluster") or ""
+    raw = cluster if "|" in cluster and cluster.split("|")[-1] else m.group("authority")
+    if not raw or raw == "-":
+        raw = m.group("uhost")
+    if not raw or raw == "-":
+        return None
+    upstream, ns = split_upstream(raw)
+    dur = m.group("dur")
+    return Event(kind=kind, service=default_service, upstream=upstream, ts=parse_text(m.group("ts")),
+                 duration_ms=float(dur) if dur != "-" else None, namespace=ns)
+
+
+def looks_like(line: str) -> bool:
+    return bool(LINE.match(line))

@@ -1,0 +1,153 @@
+"""Turning a record of fields (a JSON object, a logfmt line) into an Event.
+
+Keys may be flat, dotted ("service.name": ...) or nested ({"service": {"name": ...}}); `lookup` tries
+each spelling. The name lists are ordered: the first one present wins.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from .durations import to_ms
+from .event import FAILURE, TIMEOUT, Event
+from .names import split_upstream
+from .timestamps import to_epoch
+
+SERVICE_KEYS = ("service", "service.name", "service_name", "serviceName", "app", "application",
+                "kubernetes.labels.app", "kubernetes.labels.app.kubernetes.io/name",
+                "kubernetes.labels.app_kubernetes_io/name", "k8s.deployment.name", "resource.service.name",
+                "kubernetes.container_name")
+UPSTREAM_KEYS = ("upstream_service", "upstream", "upstream.service", "upstream.name", "upstream_cluster",
+                 "upstreamCluster", "upstream_name", "peer.service", "destination_service",
+                 "destination.service.name", "target_service", "authority", "upstream_host")
+NAMESPACE_KEYS = ("kubernetes.namespace_name", "namespace", "k8s.namespace.name", "kubernetes.namespace",
+                  "kubernetes.pod_namespace", "resource.k8s.namespace.name")
+TIME_KEYS = ("timestamp", "time", "ts", "@timestamp", "start_time", "datetime", "date", "time_local", "t")
+DURATION_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_time_ms", "took_ms",
+                 "request_duration_ms", "duration", "latency", "elapsed", "took", "response_time",
+                 "duration_s", "duration_seconds", "latency_seconds", "elapsed_seconds", "request_time",
+                 "upstream_response_time", "http.duration", "duration_ns")
+TIMEOUT_KEYS = ("timeout_ms", "timeout", "deadline_ms", "timeout_seconds", "timeout_s", "request_timeout",
+                "request_timeout_ms", "upstream_timeout_ms", "client_timeout_ms")
+TEXT_KEYS = ("message", "msg", "error", "err", "error.message", "error.msg", "exception", "event", "log",
+             "reason", "response_code_details", "error.type", "status_message")
+FLAG_KEYS = ("response_flags", "responseFlags", "flags")
+CODE_KEYS = ("response_code", "status", "status_code", "http.status_code", "code")
+
+# Said in words: timeout, time out, timed out, deadline exceeded (any case), DeadlineExceeded, ETIMEDOUT.
+TIMEOUT_TEXT = re.compile(r"time[ _-]?out|timed[ _-]?out|deadline[ _-]?exceeded", re.I)
+
+
+def flatten(rec: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; dotted keys stay as written, so both spellings meet."""
+    if out is None:
+        out = {}
+    for k, v in rec.items():
+        key = prefix + k if prefix else k
+        if isinstance(v, dict):
+            flatten(v, key + ".", out)
+        elif key not in out:
+            out[key] = v
+    return out
+
+
+def lookup(rec: Mapping[str, Any], key: str) -> Any:
+    """A value by its dotted name in a nested record."""
+    return flatten(rec).get(key)
+
+
+class Fields:
+    """A record's values sorted into the roles above, in one pass over its keys (the hot path)."""
+
+    __slots__ = ("flat", "hits")
+
+    def __init__(self, rec: Mapping[str, Any]) -> None:
+        flat = flatten(rec)
+        hits: dict[str, list[tuple[int, str, Any]]] = {}
+        for key, value in flat.items():
+            role = _ROLE.get(key)
+            if role is not None:
+                hits.setdefault(role[0], []).append((role[1], key, value))
+        for found in hits.values():
+            if len(found) > 1:
+                found.sort(key=lambda h: h[0])
+        self.flat, self.hits = flat, hits
+
+    def get(self, role: str) -> list[tuple[int, str, Any]]:
+        return self.hits.get(role, [])
+
+
+def _roles() -> dict[str, tuple[str, int]]:
+    table: dict[str, tuple[str, int]] = {}
+    for role, keys in (("service", SERVICE_KEYS), ("upstream", UPSTREAM_KEYS), ("namespace", NAMESPACE_KEYS),
+                       ("time", TIME_KEYS), ("duration", DURATION_KEYS), ("timeout", TIMEOUT_KEYS),
+                       ("text", TEXT_KEYS), ("flags", FLAG_KEYS), ("code", CODE_KEYS)):
+        for prio, key in enumerate(keys):
+            table.setdefault(key, (role, prio))
+    return table
+
+
+_ROLE = _roles()
+
+
+def first_str(rec: "Fields | Mapping[str, Any]", keys: tuple[str, ...] | str) -> str | None:
+    f = rec if isinstance(rec, Fields) else Fields(rec)
+    role = keys if isinstance(keys, str) else _ROLE[keys[0]][0]
+    for _, _, v in f.get(role):
+        if isinstance(v, str) and v.strip() and v.strip() != "-":
+            return v.strip()
+    return None
+
+
+def first_ms(f: Fields, role: str) -> float | None:
+    for _, k, v in f.get(role):
+        ms = to_ms(v, k)
+        if ms is not None:
+            return ms
+    return None
+
+
+def first_time(f: Fields) -> float | None:
+    for _, _, v in f.get("time"):
+        ts = to_epoch(v)
+        if ts is not None:
+            return ts
+    return None
+
+
+def kind_of(f: Fields) -> str | None:
+    """TIMEOUT, FAILURE or None: what the record says happened between caller and upstream."""
+    flags = first_str(f, "flags")
+    if flags:
+        # Envoy response flags (documented in docs/logs.md): UT is a timeout; URX with a 504 is retries
+        # exhausted on per-try timeouts, also a timeout; UF and other URX are upstream failures.
+        fl = set(flags.replace(" ", "").split(","))
+        if "UT" in fl:
+            return TIMEOUT
+        code = next((str(v) for _, _, v in f.get("code")), "")
+        if "URX" in fl and code == "504":
+            return TIMEOUT
+        if fl & {"UF", "URX"}:
+            return FAILURE
+    for _, _, v in f.get("text"):
+        if isinstance(v, str) and TIMEOUT_TEXT.search(v):
+            return TIMEOUT
+    return None
+
+
+def event_from_record(rec: Mapping[str, Any], default_service: str = "unknown") -> Event | None:
+    """The Event a record describes, or None when it is not a timeout/failure with an upstream named."""
+    f = Fields(rec)
+    kind = kind_of(f)
+    if kind is None:
+        return None
+    raw_up = first_str(f, "upstream")
+    if raw_up is None:
+        return None
+    upstream, up_ns = split_upstream(raw_up)
+    if not upstream:
+        return None
+    return Event(kind=kind, service=first_str(f, "service") or default_service, upstream=upstream,
+                 ts=first_time(f), duration_ms=first_ms(f, "duration"), timeout_ms=first_ms(f, "timeout"),
+                 namespace=up_ns or first_str(f, "namespace"))

@@ -1,0 +1,98 @@
+"""Which format a log is in, decided per file from its first lines.
+
+Each format has: a parser (text line -> Event | None, raising Skip), a structural pattern (what a
+well-formed line starts with, checked on whole chunks for the lines that are not parsed), and the
+byte markers that make a line a candidate for a full parse.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from . import envoy, jsonlines, logfmt, nginx
+from .event import Event, Skip
+
+JSON, LOGFMT, NGINX, ENVOY, UNKNOWN = "json", "logfmt", "nginx", "envoy", "unknown"
+TEXT_FORMATS = (NGINX, ENVOY, LOGFMT)
+
+# Candidate markers for JSON lines, searched over whole chunks with bytes.find (each costs one pass, so
+# they are few and chosen to cover the spellings): "imeout" (timeout, Timeout, SocketTimeoutException),
+# "imed out" (timed out, Timed out), "xceeded" (deadline exceeded, DeadlineExceeded, DEADLINE_EXCEEDED
+# has no lower case: see UPPER_MARKERS), "TIME" (TIMEOUT, ETIMEDOUT, TIMED OUT, and only then false hits).
+JSON_MARKERS: tuple[bytes, ...] = (b"imeout", b"imed out", b"xceeded", b"TIME", b"XCEEDED")
+# Envoy's JSON access logs say a timeout with a flag; searched only in files whose sample has the key.
+ENVOY_JSON_MARKERS: tuple[bytes, ...] = (b'"UT', b",UT", b"URX", b'"UF', b",UF")
+
+_TEXT_CANDIDATE = re.compile(rb"(?i)time[ _-]?out|timed[ _-]?out|deadline[ _-]?exceeded|ETIMEDOUT")
+_ENVOY_CANDIDATE = re.compile(rb" [A-Z,]*(?:UT|UF|URX)[A-Z,]* ")
+
+Parser = Callable[[str], "Event | None"]
+
+STRUCTURE: dict[str, re.Pattern[bytes]] = {
+    NGINX: re.compile(nginx.STRUCTURE),
+    ENVOY: re.compile(envoy.STRUCTURE),
+    LOGFMT: re.compile(logfmt.STRUCTURE),
+}
+PARSERS: dict[str, Parser] = {NGINX: nginx.parse, ENVOY: envoy.parse, LOGFMT: logfmt.parse}
+NAMES = {JSON: "JSON", LOGFMT: "logfmt", NGINX: "nginx", ENVOY: "Envoy access log"}
+
+
+def is_candidate(fmt: str, line: bytes) -> bool:
+    """Whether a text-format line could hold an event (nginx timeouts, Envoy flags, timeout words)."""
+    if fmt == ENVOY:
+        return bool(_ENVOY_CANDIDATE.search(line))
+    return bool(_TEXT_CANDIDATE.search(line))
+
+
+def parse_any(line: bytes) -> tuple[str, Event | None]:
+    """For a file of no known format: the first format that parses the whole line, else Skip."""
+    text = decode(line)
+    s = text.strip()
+    if s.startswith("{"):
+        return JSON, jsonlines.parse(s)
+    for fmt in (NGINX, ENVOY):
+        if STRUCTURE[fmt].match(line):
+            return fmt, PARSERS[fmt](s)
+    if STRUCTURE[LOGFMT].match(line) and logfmt.looks_like(s):
+        return LOGFMT, logfmt.parse(s)
+    raise Skip("no known log format (JSON, logfmt, nginx, Envoy)")
+
+
+def decode(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Skip("not UTF-8") from None
+
+
+def _fits(fmt: str, line: bytes) -> bool:
+    try:
+        text = decode(line).strip()
+        if fmt == JSON:
+            jsonlines.load(text)
+            return True
+        if fmt == LOGFMT:
+            return logfmt.looks_like(text)
+        return {NGINX: nginx.looks_like, ENVOY: envoy.looks_like}[fmt](text)
+    except Skip:
+        return False
+
+
+def sniff(sample: bytes, max_lines: int = 200) -> tuple[str, bool]:
+    """(format, envoy_json) from a file's first bytes: the format most sample lines parse as, if at least
+    half of them do; UNKNOWN otherwise. envoy_json: the JSON sample carries Envoy's response_flags."""
+    # The caller passes whole lines (a first chunk), so every line here is complete.
+    lines = [ln.rstrip(b"\r") for ln in sample.split(b"\n", max_lines)[:max_lines] if ln.strip()]
+    if not lines:
+        return UNKNOWN, False
+    best, best_n = UNKNOWN, 0
+    for fmt in (JSON, NGINX, ENVOY, LOGFMT):
+        n = sum(1 for ln in lines if _fits(fmt, ln))
+        if n > best_n:
+            best, best_n = fmt, n
+        if n == len(lines):
+            break
+    if best_n * 2 < len(lines):
+        return UNKNOWN, False
+    return best, best == JSON and any(b'"response_flags"' in ln for ln in lines)

@@ -1,0 +1,107 @@
+"""Grouping events by (caller, upstream) into incidents, in constant memory per group.
+
+Accumulators are plain picklable objects so that worker processes can return them and the parent can
+merge them (merge is associative; the parent merges in file order, so `kept` keeps the first lines).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..model.incident import Incident, Percentiles
+from .event import TIMEOUT, Event
+from .histogram import LogHistogram
+from .timestamps import to_datetime
+
+Key = tuple[str, str]
+
+
+@dataclass
+class GroupAcc:
+    events: int = 0
+    first: float | None = None
+    last: float | None = None
+    durations: LogHistogram = field(default_factory=LogHistogram)
+    timeouts: Counter[float] = field(default_factory=Counter)
+    namespaces: Counter[str] = field(default_factory=Counter)
+    kept: list[bytes] = field(default_factory=list)
+
+    def add(self, ev: Event, raw: bytes, keep: int) -> None:
+        self.events += 1
+        if ev.ts is not None:
+            if self.first is None or ev.ts < self.first:
+                self.first = ev.ts
+            if self.last is None or ev.ts > self.last:
+                self.last = ev.ts
+        if ev.duration_ms is not None:
+            self.durations.add(ev.duration_ms)
+        if ev.timeout_ms is not None:
+            self.timeouts[ev.timeout_ms] += 1
+        if ev.namespace:
+            self.namespaces[ev.namespace] += 1
+        if len(self.kept) < keep:
+            self.kept.append(bytes(raw))
+
+    def merge(self, o: "GroupAcc", keep: int) -> None:
+        self.events += o.events
+        if o.first is not None and (self.first is None or o.first < self.first):
+            self.first = o.first
+        if o.last is not None and (self.last is None or o.last > self.last):
+            self.last = o.last
+        self.durations.merge(o.durations)
+        self.timeouts.update(o.timeouts)
+        self.namespaces.update(o.namespaces)
+        self.kept.extend(o.kept[:max(0, keep - len(self.kept))])
+
+
+@dataclass
+class Groups:
+    timeouts: dict[Key, GroupAcc] = field(default_factory=dict)
+    failures: Counter[Key] = field(default_factory=Counter)
+
+    def add(self, ev: Event, raw: bytes, keep: int) -> None:
+        key = (ev.service, ev.upstream)
+        if ev.kind != TIMEOUT:
+            self.failures[key] += 1
+            return
+        acc = self.timeouts.get(key)
+        if acc is None:
+            acc = self.timeouts[key] = GroupAcc()
+        acc.add(ev, raw, keep)
+
+    def merge(self, o: "Groups", keep: int) -> None:
+        for key, acc in o.timeouts.items():
+            mine = self.timeouts.get(key)
+            if mine is None:
+                mine = self.timeouts[key] = GroupAcc()
+            mine.merge(acc, keep)
+        self.failures.update(o.failures)
+
+
+def _mode(c: Counter) -> object:
+    # Most common; ties go to the smaller value so the answer does not depend on file order.
+    return min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] if c else None
+
+
+def to_incident(key: Key, acc: GroupAcc) -> Incident:
+    span_min = (acc.last - acc.first) / 60 if acc.first is not None and acc.last is not None else 0.0
+    timeout = _mode(acc.timeouts)
+    ns = _mode(acc.namespaces)
+    return Incident(
+        service=key[0], upstream=key[1], events=acc.events,
+        first_seen=to_datetime(acc.first), last_seen=to_datetime(acc.last),
+        timeout_ms=float(timeout) if isinstance(timeout, (int, float)) else None,
+        duration_ms=Percentiles(acc.durations.quantile(0.5), acc.durations.quantile(0.99),
+                                acc.durations.max),
+        namespace=str(ns) if ns else None,
+        rate_per_min=acc.events / span_min if span_min > 0 else None,
+    )
+
+
+def incidents(groups: Groups) -> list[Incident]:
+    found = [to_incident(k, a) for k, a in groups.timeouts.items()]
+    far = float("inf")
+    found.sort(key=lambda i: (-i.events, i.first_seen.timestamp() if i.first_seen else far,
+                              i.service, i.upstream))
+    return found

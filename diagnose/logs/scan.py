@@ -1,0 +1,133 @@
+"""`diagnose logs`: scan log files (or stdin) and group their timeout events into incidents.
+
+    scan(["app.log", "-"], keep_lines=20) -> LogScan
+
+Memory is bounded by the chunk size per process whatever the file size. A large regular file is split
+at line boundaries into one stretch per CPU and the stretches are scanned by forked worker processes
+(docs/logs.md says why); results are merged in file order, so the answer does not depend on how many.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import BinaryIO, Sequence
+
+from ..errors import InputError
+from ..model.incident import Incident
+from . import formats
+from .formats import UNKNOWN
+from .group import Groups, incidents
+from .kernel import MAX_SAMPLES, Part, Plan, plan_for, process
+from .stream import CHUNK_SIZE, Chunk, Piece, read_chunks
+
+BOM = b"\xef\xbb\xbf"
+PARALLEL_MIN = 64 << 20          # below this, forking costs more than it saves
+MAX_WORKERS = 8
+
+
+@dataclass
+class LogScan:
+    lines: int = 0
+    skipped: int = 0
+    skip_samples: list[tuple[str, int, str]] = field(default_factory=list)   # (path, line no, reason)
+    incidents: list[Incident] = field(default_factory=list)                  # most events first
+    kept: dict[tuple[str, str], list[bytes]] = field(default_factory=dict)   # raw timeout lines per group
+    formats: dict[str, int] = field(default_factory=dict)                    # lines per detected format
+    failures: dict[tuple[str, str], int] = field(default_factory=dict)       # Envoy UF/URX, not timeouts
+
+
+def scan(paths: Sequence[str], *, keep_lines: int = 0, stdin: BinaryIO | None = None,
+         chunk_size: int = CHUNK_SIZE, workers: int | None = None) -> LogScan:
+    """Scan every path ("-" is stdin) and return the incidents; InputError when nothing is usable."""
+    if not paths:
+        raise InputError("no log given")
+    if workers is None:
+        workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    result = LogScan()
+    groups = Groups()
+    blank = 0
+    for path in paths:
+        fmt, part = _scan_path(path, keep_lines, stdin, chunk_size, workers)
+        result.lines += part.lines
+        result.skipped += part.skipped
+        blank += part.blank
+        result.formats[fmt] = result.formats.get(fmt, 0) + part.lines
+        for line_no, reason in part.samples:
+            if len(result.skip_samples) < MAX_SAMPLES:
+                result.skip_samples.append((path, line_no, reason))
+        groups.merge(part.groups, keep_lines)
+    _require_usable(paths, result, blank)
+    result.incidents = incidents(groups)
+    result.kept = {k: a.kept for k, a in groups.timeouts.items() if a.kept}
+    result.failures = dict(groups.failures)
+    return result
+
+
+def _require_usable(paths: Sequence[str], result: LogScan, blank: int) -> None:
+    if result.lines - blank - result.skipped > 0:
+        return
+    if result.skipped == 0:
+        raise InputError("no log lines to read (empty)", path=", ".join(paths))
+    path, line_no, reason = result.skip_samples[0]
+    raise InputError(f"nothing usable: all {result.skipped} non-blank lines unparseable; "
+                     f"first bad line: {reason}", path=path, line=line_no)
+
+
+def _open(path: str) -> BinaryIO:
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise InputError("no such log file", path=path) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a log file", path=path) from None
+    except PermissionError:
+        raise InputError("permission denied", path=path) from None
+    except OSError as e:
+        raise InputError(f"cannot read ({e.strerror or e})", path=path) from None
+
+
+def _scan_path(path: str, keep: int, stdin: BinaryIO | None, chunk_size: int,
+               workers: int) -> tuple[str, Part]:
+    if path == "-":
+        return _scan_stream(stdin if stdin is not None else sys.stdin.buffer, path, keep, chunk_size)
+    f = _open(path)
+    try:
+        size = os.fstat(f.fileno()).st_size
+        if workers > 1 and size >= PARALLEL_MIN and os.path.isfile(path):
+            from .parallel import scan_parallel     # only large files pay for the import
+
+            return scan_parallel(path, f, size, keep, chunk_size, workers)
+        return _scan_stream(f, path, keep, chunk_size)
+    except OSError as e:
+        raise InputError(f"cannot read ({e.strerror or e})", path=path) from None
+    finally:
+        f.close()
+
+
+def _scan_stream(f: BinaryIO, path: str, keep: int, chunk_size: int) -> tuple[str, Part]:
+    try:
+        pieces = read_chunks(f, chunk_size)
+        first = next(pieces, None)
+        plan, first = sniff_first(first, keep)
+        part = Part()
+        if first is not None:
+            process(first, plan, part)
+        for piece in pieces:
+            process(piece, plan, part)
+        return plan.fmt, part
+    except OSError as e:
+        raise InputError(f"cannot read ({e.strerror or e})", path=path) from None
+
+
+def sniff_first(first: Piece | None, keep: int) -> tuple[Plan, Piece | None]:
+    """The plan for a file from its first piece (BOM removed from it)."""
+    if isinstance(first, Chunk) and first.data.startswith(BOM):
+        first = Chunk(first.data[len(BOM):], first.first_line, first.lines)
+    if isinstance(first, Chunk):
+        fmt, envoy_json = formats.sniff(first.data)
+    else:
+        fmt, envoy_json = UNKNOWN, False
+    return plan_for(fmt, envoy_json, keep), first
+

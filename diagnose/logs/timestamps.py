@@ -1,0 +1,105 @@
+"""Timestamps as logs write them, to epoch seconds (float, UTC).
+
+ISO-8601 with a zone is converted; without one it is taken as UTC (container runtimes and most
+shippers log UTC; a local-time log shifts by its offset, which the report's Z times make visible).
+Numbers (or numeric strings) are epoch seconds, or milliseconds / microseconds / nanoseconds when
+their magnitude says so (after 1973 in ms is > 1e11 and so on). nginx's `2023/10/27 10:30:00` and
+`27/Oct/2023:10:30:00 +0000` are read too.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import datetime, timezone
+
+_NGINX_ERR = re.compile(r"(\d{4})/(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d)$")
+_CLF = re.compile(r"(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d)(?: ([+-]\d{4}))?$")
+_MONTHS = {m: i + 1 for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
+# Anything after 2001-09-09 in seconds is >= 1e9; these cut-offs separate the units for any year < 5138.
+_MS, _US, _NS = 1e11, 1e14, 1e17
+
+
+def epoch_from_number(x: float) -> float | None:
+    if x != x or x < 0:
+        return None
+    if x >= _NS:
+        x /= 1e9
+    elif x >= _US:
+        x /= 1e6
+    elif x >= _MS:
+        x /= 1e3
+    return x if x < 1e11 else None
+
+
+def to_epoch(value: object) -> float | None:
+    """Epoch seconds for a timestamp field value, or None when it is not a timestamp."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return epoch_from_number(float(value))
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if text[0].isdigit() and text.replace(".", "", 1).isdigit():
+        return epoch_from_number(float(text))
+    return parse_text(text)
+
+
+def parse_text(text: str) -> float | None:
+    iso = text.replace(" ", "T", 1) if len(text) > 10 and text[10] == " " else text
+    if iso.endswith(("Z", "z")):
+        iso = iso[:-1] + "+00:00"
+    if sys.version_info < (3, 11):
+        iso = _trim_fraction(iso)
+    try:
+        dt = datetime.fromisoformat(iso)
+    except ValueError:
+        return _other(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+def _trim_fraction(iso: str) -> str:
+    """Python < 3.11 takes only 3 or 6 fraction digits; logs write 1-9 (Go writes nanoseconds)."""
+    dot = iso.find(".", 19)
+    if dot < 0:
+        return iso
+    end = dot + 1
+    while end < len(iso) and iso[end].isdigit():
+        end += 1
+    frac = iso[dot + 1:end]
+    if len(frac) in (3, 6):
+        return iso
+    return iso[:dot + 1] + (frac + "000000")[:6] + iso[end:]
+
+
+def _other(text: str) -> float | None:
+    m = _NGINX_ERR.match(text)
+    if m:
+        y, mo, d, h, mi, s = map(int, m.groups())
+        return _utc(y, mo, d, h, mi, s)
+    m = _CLF.match(text)
+    if m and m.group(2) in _MONTHS:
+        epoch = _utc(int(m.group(3)), _MONTHS[m.group(2)], int(m.group(1)), int(m.group(4)),
+                     int(m.group(5)), int(m.group(6)))
+        if epoch is not None and m.group(7):
+            z = m.group(7)
+            offset = (int(z[1:3]) * 60 + int(z[3:5])) * 60
+            epoch -= offset if z[0] == "+" else -offset
+        return epoch
+    return None
+
+
+def _utc(y: int, mo: int, d: int, h: int, mi: int, s: int) -> float | None:
+    try:
+        return datetime(y, mo, d, h, mi, s, tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
+def to_datetime(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc)

@@ -1,0 +1,89 @@
+"""Rendering a LogScan: the contract's JSON (section 3), Markdown, and a rich table for the terminal."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..model.incident import iso
+from .escape import md_text, one_line, rich_text
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..logs.scan import LogScan
+
+SCHEMA = "diagnose.logs/v1"
+
+
+def to_json(scan: "LogScan") -> dict[str, object]:
+    return {"schema": SCHEMA, "lines": scan.lines, "skipped": scan.skipped,
+            "incidents": [i.to_json() for i in scan.incidents]}
+
+
+def _ms(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.0f} ms" if x >= 100 else f"{x:g} ms"
+
+
+def _rows(scan: "LogScan") -> list[list[str]]:
+    rows = []
+    for i in scan.incidents:
+        d = i.duration_ms
+        rows.append([i.service, i.upstream + (f" ({i.namespace})" if i.namespace else ""), str(i.events),
+                     iso(i.first_seen) or "-", iso(i.last_seen) or "-", _ms(i.timeout_ms),
+                     " / ".join(_ms(x) for x in (d.p50, d.p99, d.max))])
+    return rows
+
+
+HEADERS = ["caller", "upstream", "events", "first seen", "last seen", "timeout", "p50 / p99 / max"]
+
+
+def _skip_lines(scan: "LogScan") -> list[str]:
+    out = [f"{path}:{line}: {reason}" for path, line, reason in scan.skip_samples]
+    if scan.skipped > len(scan.skip_samples):
+        out.append(f"... and {scan.skipped - len(scan.skip_samples)} more")
+    return out
+
+
+def _failure_lines(scan: "LogScan") -> list[str]:
+    return [f"{s} -> {u}: {n} upstream failures (Envoy UF/URX, not timeouts)"
+            for (s, u), n in sorted(scan.failures.items(), key=lambda kv: -kv[1])]
+
+
+def to_markdown(scan: "LogScan") -> str:
+    out = ["# Log scan", "", f"{scan.lines:,} lines read, {scan.skipped:,} skipped, "
+           f"{len(scan.incidents)} incident(s).", ""]
+    if scan.incidents:
+        out += ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+        out += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in _rows(scan)]
+        out.append("")
+    else:
+        out += ["No timeout events found.", ""]
+    fails = _failure_lines(scan)
+    if fails:
+        out += ["## Upstream failures", ""] + [f"- {md_text(f)}" for f in fails] + [""]
+    if scan.skipped:
+        out += ["## Skipped lines", ""] + [f"- {md_text(s)}" for s in _skip_lines(scan)] + [""]
+    return "\n".join(out)
+
+
+def to_text(scan: "LogScan", console: "Console") -> None:
+    from rich.table import Table
+
+    console.print(f"{scan.lines:,} lines read, {scan.skipped:,} skipped, {len(scan.incidents)} incident(s)")
+    if scan.incidents:
+        table = Table(show_lines=False)
+        for h in HEADERS:
+            table.add_column(h, justify="right" if h in ("events", "timeout", "p50 / p99 / max") else "left")
+        for row in _rows(scan):
+            table.add_row(*(rich_text(c) for c in row))
+        console.print(table)
+    else:
+        console.print("No timeout events found.")
+    for f in _failure_lines(scan):
+        console.print(rich_text(one_line(f)))
+    if scan.skipped:
+        console.print("Skipped lines:")
+        for s in _skip_lines(scan):
+            console.print("  " + rich_text(one_line(s)))
