@@ -44,3 +44,20 @@ def scores(found: list[Finding]) -> dict[str, float]:
 def top(found: list[Finding]) -> str:
     s = scores(found)
     return max(s, key=lambda c: s[c])
+
+
+# (scenario, GC naming flavour or None, the cause that must rank first): the live ranking cases
+RANKING_CASES = [
+    ("overload", None, "overload"),
+    ("network", None, "network"),
+    ("gc-pause", "simpleclient", "gc-pause"),
+    ("gc-pause", "micrometer", "gc-pause"),
+    ("gc-misleading-cpu", None, "gc-pause"),
+]
+
+
+def story_for(scenario: str, flavour: str | None) -> gen.Story:
+    from dataclasses import replace
+
+    story = gen.story(scenario)
+    return replace(story, gc_flavour=flavour) if flavour else story

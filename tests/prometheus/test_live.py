@@ -7,7 +7,6 @@ import json
 import threading
 import time
 import urllib.request
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
@@ -19,7 +18,7 @@ from diagnose.sources.base import RawFiles, SourceOptions
 from fixtures.build import prometheus as gen
 from tests.servers.prometheus import PrometheusServer, start_or_skip
 
-from .helpers import evidence, findings, scores, top
+from .helpers import RANKING_CASES, evidence, findings, scores, story_for, top
 
 pytestmark = pytest.mark.integration
 
@@ -29,17 +28,9 @@ def collect(url: str, namespace: str = gen.cast.NAMESPACE, timeout: float = 30) 
                           time.monotonic() + timeout)
 
 
-@pytest.mark.parametrize("scenario, flavour, expected", [
-    ("overload", None, "overload"),
-    ("network", None, "network"),
-    ("gc-pause", "simpleclient", "gc-pause"),
-    ("gc-pause", "micrometer", "gc-pause"),
-    ("gc-misleading-cpu", None, "gc-pause"),
-])
+@pytest.mark.parametrize("scenario, flavour, expected", RANKING_CASES)
 def test_live_evidence_ranks_the_true_cause_first(scenario: str, flavour: str | None, expected: str) -> None:
-    story = gen.story(scenario)
-    if flavour:
-        story = replace(story, gc_flavour=flavour)
+    story = story_for(scenario, flavour)
     server = start_or_skip(gen.openmetrics(story))
     try:
         files = collect(server.url)

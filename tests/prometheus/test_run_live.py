@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +13,8 @@ import pytest
 
 from fixtures.build import prometheus as gen
 from tests.servers.prometheus import start_or_skip
+
+from .helpers import RANKING_CASES, story_for
 
 pytestmark = pytest.mark.integration
 cast = gen.cast
@@ -36,20 +37,12 @@ def seed_log(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-@pytest.mark.parametrize("scenario, flavour, expected", [
-    ("overload", None, "overload"),
-    ("network", None, "network"),
-    ("gc-pause", "simpleclient", "gc-pause"),
-    ("gc-pause", "micrometer", "gc-pause"),
-    ("gc-misleading-cpu", None, "gc-pause"),
-])
+@pytest.mark.parametrize("scenario, flavour, expected", RANKING_CASES)
 def test_diagnose_run_ranks_the_true_cause_first(tmp_path: Path, scenario: str, flavour: str | None,
                                                  expected: str) -> None:
     if not DIAGNOSE.exists():
         pytest.skip(f"{DIAGNOSE} not installed (pip install -e .)")
-    story = gen.story(scenario)
-    if flavour:
-        story = replace(story, gc_flavour=flavour)
+    story = story_for(scenario, flavour)
     log = tmp_path / "frontend-api.log"
     seed_log(log)
     server = start_or_skip(gen.openmetrics(story))
