@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import string
+from dataclasses import replace
 from datetime import datetime
 from typing import Iterable, Mapping, Sequence
 
@@ -60,6 +61,8 @@ def rank(runbook: Runbook, results: Sequence[CheckResult], incident: Incident,
         mine = [f for f in findings if f.cause == step.cause]
         mine.sort(key=lambda f: (f.direction != "for", -weights[id(f)]))
         facts = _facts(base_facts, mine, findings)
+        # The report shows the weight each finding actually carried, so a score can be checked by hand.
+        mine = [f if weights[id(f)] == f.weight else replace(f, weight=weights[id(f)]) for f in mine]
         causes.append(CauseReport(
             id=step.cause, title=_fill(step.title, facts) or step.title, confidence=round(confidence, 2),
             verdict=verdict, evidence=tuple(mine), fixes=_fixes(step, facts), checks=step.checks,
@@ -104,12 +107,15 @@ def _apply_relations(runbook: Runbook, findings: list[Finding]
         if not cause_onsets:
             continue
         first = min(cause_onsets)
-        later = [f for f in findings if f.cause == rel.effect and f.direction == "for" and f.onset
-                 and f.onset > first]
+        effect = [f for f in findings if f.cause == rel.effect and f.direction == "for"]
+        later = [f for f in effect if f.onset and f.onset > first]
         if not later:
             continue
-        for f in later:
-            weights[id(f)] = f.weight * rel.discount
+        # Once the data shows the effect following its cause, the same symptoms seen without a time
+        # (a CPU reading from `kubectl top`, say) are read the same way; only what began first is spared.
+        for f in effect:
+            if f.onset is None or f.onset > first:
+                weights[id(f)] = f.weight * rel.discount
         effect_of.setdefault(rel.effect, []).append(rel.cause)
         notes.setdefault(rel.effect, []).append(
             f"{len(later)} signal(s) began after {rel.cause} did ({_hm(first)} vs "

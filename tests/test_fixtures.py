@@ -1,0 +1,87 @@
+"""The recorded incidents in fixtures/: each ranks its true cause first, and its report matches golden.
+
+`pytest tests/test_fixtures.py --update-golden` rewrites tests/golden/ on purpose after a change.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from diagnose.bundle.store import read
+from diagnose.engine.diagnose import diagnose
+from diagnose.engine.gather import LIVE_SOURCES, Gathered
+from diagnose.engine.runbook import CATALOGUE, for_signal
+from diagnose.model.evidence import SourceStatus
+from diagnose.sources.base import Target
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = sorted(p.parent for p in (REPO / "fixtures").glob("*/expected.json"))
+GOLDEN = REPO / "tests" / "golden"
+
+
+def analyze(bundle: Path) -> dict:
+    b = read(bundle)
+    gathered = {n: Gathered(b.sources.get(n) or SourceStatus(n, "skipped", "not in the bundle"), b.files.get(n, {}))
+                for n in LIVE_SOURCES}
+    target = Target(incident=b.incident, window=b.window, namespace=b.namespace)
+    return diagnose(target, gathered, for_signal(b.incident.signal)).to_json()
+
+
+def stable(report: dict) -> dict:
+    """Without timings, which differ run to run."""
+    out = json.loads(json.dumps(report))
+    for c in out["checks"]:
+        c["duration_ms"] = 0
+    for s in out["sources"].values():
+        s["duration_ms"] = 0
+    return out
+
+
+def test_there_are_fixtures_for_every_cause_a_healthy_upstream_and_a_misleading_symptom():
+    expected = {json.loads((f / "expected.json").read_text())["top_cause"] for f in FIXTURES}
+    assert set(CATALOGUE) | {None} <= expected
+    assert len(FIXTURES) >= 8
+
+
+@pytest.mark.parametrize("bundle", FIXTURES, ids=[f.name for f in FIXTURES])
+def test_the_expected_cause_ranks_first(bundle: Path):
+    want = json.loads((bundle / "expected.json").read_text())["top_cause"]
+    report = analyze(bundle)
+    causes = report["causes"]
+    assert {c["id"] for c in causes} >= set(CATALOGUE)
+    if want is None:
+        assert not [c["id"] for c in causes if c["verdict"] == "likely"], "a healthy upstream has no likely cause"
+    else:
+        assert causes[0]["id"] == want, [(c["id"], c["confidence"]) for c in causes]
+        assert causes[0]["verdict"] == "likely"
+        assert causes[0]["evidence"] and causes[0]["fixes"]
+
+
+def test_a_cpu_rise_that_follows_gc_is_ranked_below_gc():
+    causes = analyze(REPO / "fixtures" / "gc-misleading-cpu")["causes"]
+    ids = [c["id"] for c in causes]
+    assert ids.index("gc-pause") < ids.index("overload")
+    overload = next(c for c in causes if c["id"] == "overload")
+    assert any("effect of gc-pause" in n for n in overload.get("notes", []))
+
+
+def test_fix_commands_name_the_real_objects_found():
+    report = analyze(REPO / "fixtures" / "overload")
+    commands = [cmd for fix in report["causes"][0]["fixes"] for cmd in fix["commands"]]
+    assert "kubectl scale deployment/user-auth-service -n production --replicas=5" in commands or any(
+        cmd.startswith("kubectl scale deployment/user-auth-service -n production --replicas=") for cmd in commands)
+    assert not any("{" in cmd.replace("{\"", "").replace("{{", "") and "<" in cmd for cmd in commands)
+
+
+@pytest.mark.parametrize("bundle", FIXTURES, ids=[f.name for f in FIXTURES])
+def test_the_report_matches_its_golden_file(bundle: Path, update_golden: bool):
+    got = stable(analyze(bundle))
+    golden = GOLDEN / f"{bundle.name}.json"
+    if update_golden or not golden.exists():
+        golden.write_text(json.dumps(got, indent=2) + "\n")
+        if not update_golden:
+            pytest.fail(f"{golden} did not exist; written now, check it in")
+    assert got == json.loads(golden.read_text())
