@@ -186,9 +186,11 @@ class DatabaseEvidence:
 
 
 def fmt_age(seconds: float | None) -> str:
-    """"7m02s", "42s", "3.5s", "1h05m": how long, as a person reads it."""
+    """"7m02s", "42s", "3.5s", "4ms", "1h05m": how long, as a person reads it."""
     if seconds is None:
         return "?"
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
     s = int(seconds)
     if s >= 3600:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
