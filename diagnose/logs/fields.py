@@ -148,6 +148,8 @@ def event_from_record(rec: Mapping[str, Any], default_service: str = "unknown") 
     upstream, up_ns = split_upstream(raw_up)
     if not upstream:
         return None
+    if default_service == "unknown" and f.get("flags"):
+        default_service = "envoy"          # an Envoy access log: the proxy is the one that gave up
     return Event(kind=kind, service=first_str(f, "service") or default_service, upstream=upstream,
                  ts=first_time(f), duration_ms=first_ms(f, "duration"), timeout_ms=first_ms(f, "timeout"),
                  namespace=up_ns or first_str(f, "namespace"))

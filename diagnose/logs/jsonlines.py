@@ -19,7 +19,8 @@ _WRAPPED = ("log", "message", "msg")
 
 def load(line: bytes | str) -> dict[str, Any]:
     try:
-        rec = json.loads(line)
+        # Decoded here: json.loads would guess UTF-16/32 from leading NUL bytes.
+        rec = json.loads(line.decode("utf-8") if isinstance(line, bytes) else line)
     except UnicodeDecodeError:
         raise Skip("not UTF-8") from None
     except ValueError as e:
@@ -37,6 +38,8 @@ def event_of(rec: Mapping[str, Any]) -> Event | None:
         if not isinstance(inner, str) or len(inner) < 2:
             continue
         text = inner.strip()
+        if not text:
+            continue
         if text.startswith("{"):
             try:
                 obj = json.loads(text)
@@ -52,12 +55,10 @@ def event_of(rec: Mapping[str, Any]) -> Event | None:
         for fmt in (nginx, envoy):
             if fmt.looks_like(text):
                 try:
+                    # The wrapper's namespace is the proxy's own, not the upstream's: not used here.
                     ev = fmt.parse(text, caller or fmt.__name__.rsplit(".", 1)[-1])
                 except Skip:
                     ev = None
-                if ev is not None and ev.namespace is None:
-                    ns = first_str(rec, ("kubernetes.namespace_name", "namespace", "k8s.namespace.name"))
-                    ev = Event(ev.kind, ev.service, ev.upstream, ev.ts, ev.duration_ms, ev.timeout_ms, ns)
                 return ev
     return event_from_record(rec)
 
