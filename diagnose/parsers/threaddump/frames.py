@@ -7,6 +7,7 @@ HikariCP, c3p0, DBCP, pgjdbc, Go runtime, CPython stdlib).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterable
 
 from ...model.threads import Frame, ThreadInfo
@@ -63,24 +64,39 @@ _SOCKET_READ = ("socketRead0", "SocketInputStream.read", "NioSocketImpl.read", "
 
 
 def function_of(frame: Frame) -> str:
-    return _MODULE.sub("", frame.function)
+    return _MODULE.sub("", frame.function) if "/" in frame.function else frame.function
 
 
-def app_frame(frames: Iterable[Frame]) -> Frame | None:
+def _alternation(needles: Iterable[str]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(n) for n in needles))
+
+
+_IDLE_RE = _alternation(_IDLE)
+_DB_POOL_RE = _alternation(n for n, _ in DB_POOL_FRAMES)
+_DB_QUERY_RE = _alternation(n for n, _ in DB_QUERY_FRAMES)
+_DB_WHAT = dict(DB_POOL_FRAMES + DB_QUERY_FRAMES)
+_SOCKET_RE = _alternation(_SOCKET_READ)
+_LIBRARIES = _RUNTIME_PREFIXES + ("com.zaxxer.", "com.mchange.", "org.apache.", "org.postgresql.", "io.netty.",
+                                  "org.eclipse.jetty.", "org.springframework.", "reactor.")
+
+# Stacks repeat (every idle worker of a pool has the same one), so what a stack means is computed once per
+# distinct stack: these caches are keyed by the frames tuple itself.
+_CACHE = 1 << 16
+
+
+@lru_cache(maxsize=_CACHE)
+def _text(frames: tuple[Frame, ...], depth: int) -> str:
+    return "\n".join(f.function + " (" + f.location for f in frames[:depth])
+
+
+@lru_cache(maxsize=_CACHE)
+def app_frame(frames: tuple[Frame, ...]) -> Frame | None:
     """The first frame outside the runtime and common libraries; the top frame when all are runtime."""
-    first: Frame | None = None
     for f in frames:
-        if first is None:
-            first = f
-        fn = function_of(f)
-        if fn.startswith(_RUNTIME_PREFIXES) or fn.startswith(("com.zaxxer.", "com.mchange.", "org.apache.",
-                                                             "org.postgresql.", "io.netty.", "org.eclipse.jetty.",
-                                                             "org.springframework.", "reactor.")):
-            continue
-        if f.location.startswith("<") or "/lib/python" in f.location:
+        if function_of(f).startswith(_LIBRARIES) or f.location.startswith("<") or "/lib/python" in f.location:
             continue
         return f
-    return first
+    return frames[0] if frames else None
 
 
 def is_idle(t: ThreadInfo, depth: int = 12) -> bool:
@@ -89,31 +105,29 @@ def is_idle(t: ThreadInfo, depth: int = 12) -> bool:
         return t.state != "BLOCKED" or t.raw_state in _IDLE_STATES_GO
     if t.raw_state.startswith(_IDLE_STATES_GO):
         return True
-    for f in t.frames[:depth]:
-        text = f.function + " (" + f.location
-        if any(p in text for p in _IDLE):
-            return True
-    return False
+    return _search(_IDLE_RE, t.frames, depth) is not None
+
+
+@lru_cache(maxsize=_CACHE)
+def _search(pattern: re.Pattern[str], frames: tuple[Frame, ...], depth: int) -> str | None:
+    m = pattern.search(_text(frames, depth))
+    return m.group(0) if m else None
 
 
 def db_wait(t: ThreadInfo, depth: int = 64) -> tuple[str, str] | None:
     """("db-connection" | "db-query", what) when the thread waits on its database."""
-    for f in t.frames[:depth]:
-        fn = function_of(f) + " " + f.location
-        for needle, what in DB_POOL_FRAMES:
-            if needle in fn:
-                return "db-connection", what
+    m = _search(_DB_POOL_RE, t.frames, depth)
+    if m:
+        return "db-connection", _DB_WHAT[m]
     if t.state == "RUNNABLE" or t.wait_kind in ("io", "channel", None):
-        for f in t.frames[:24]:
-            fn = function_of(f) + " " + f.location
-            for needle, what in DB_QUERY_FRAMES:
-                if needle in fn:
-                    return "db-query", what
+        m = _search(_DB_QUERY_RE, t.frames, 24)
+        if m:
+            return "db-query", _DB_WHAT[m]
     return None
 
 
 def is_socket_read(t: ThreadInfo) -> bool:
-    return any(any(s in f.function for s in _SOCKET_READ) for f in t.frames[:8])
+    return _search(_SOCKET_RE, t.frames, 8) is not None
 
 
 _POOL_SUFFIX = re.compile(r"[-_#. ]*(?:\d+|\[\d+\])$")

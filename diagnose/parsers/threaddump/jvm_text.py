@@ -53,7 +53,7 @@ def looks_like(text: str) -> bool:
 
 def parse(text: str, source: str, pod: str) -> list[ThreadDump]:
     """Every dump in `text`, in order. A file without a 'Full thread dump' line is read as one dump."""
-    starts = [m.start() for m in _DUMP_START.finditer(text)]
+    starts = _line_starts(text, "Full thread dump")
     if not starts:
         starts = [0]
     dumps: list[ThreadDump] = []
@@ -73,7 +73,9 @@ def _parse_one(text: str, start: int, end: int, source: str, pod: str, index: in
 
     deadlocks: list[tuple[str, ...]] = []
     dl_ranges: list[tuple[int, int]] = []
-    for m in _DEADLOCK.finditer(body):
+    for m in (_DEADLOCK.match(body, i) for i in _line_starts(body, "Found one Java-level deadlock")):
+        if m is None:
+            continue
         stop = _DEADLOCK_END.search(body, m.end())
         stop_at = stop.end() if stop else len(body)
         if not stop:
@@ -92,17 +94,30 @@ def _parse_one(text: str, start: int, end: int, source: str, pod: str, index: in
         cut.append(body[prev:])
         body = "".join(cut)
 
-    headers = list(_HEADER.finditer(body))
+    headers = [h for h in (_HEADER.match(body, i) for i in _line_starts(body, '"')) if h is not None]
     threads: list[ThreadInfo] = []
+    cache: dict[tuple, _StackInfo] = {}
     for i, h in enumerate(headers):
         block_end = headers[i + 1].start() if i + 1 < len(headers) else len(body)
-        threads.append(_thread(h.group("name"), h.group("rest"), body, h.end(), block_end))
+        threads.append(_thread(h.group("name"), h.group("rest"), body, h.end(), block_end, cache))
     if not threads:
         notes.append(f"{source}: dump {index + 1} holds no thread (truncated or not a thread dump)")
     elif end == len(text) and not text.endswith(("\n", "\r")) and _cut_mid_thread(body, headers[-1].end()):
         notes.append(f"{source}: dump {index + 1} is cut short inside thread {threads[-1].name!r}")
     return ThreadDump(source=source, pod=pod, format="jvm", threads=tuple(threads), taken_at=taken_at,
                       runtime=runtime, index=index, jvm_deadlocks=tuple(deadlocks), notes=tuple(notes))
+
+
+def _line_starts(text: str, prefix: str) -> list[int]:
+    """Offsets of the lines starting with `prefix`. A literal search: a `^...` regex in MULTILINE mode
+    tries every position of a 50 MB text, this jumps from one candidate to the next."""
+    out = [0] if text.startswith(prefix) else []
+    needle = "\n" + prefix
+    i = text.find(needle)
+    while i >= 0:
+        out.append(i + 1)
+        i = text.find(needle, i + 1)
+    return out
 
 
 def _cut_mid_thread(body: str, last_header_end: int) -> bool:
@@ -132,7 +147,28 @@ def _is_hex(s: str) -> bool:
     return bool(s) and all(ch in "0123456789abcdefABCDEF" for ch in s)
 
 
-def _thread(name: str, rest: str, body: str, pos: int, end: int) -> ThreadInfo:
+_StackInfo = tuple  # (state, kind, waiting_for, held, frames, owner_hint)
+
+
+def _thread(name: str, rest: str, body: str, pos: int, end: int, cache: dict[tuple, _StackInfo]) -> ThreadInfo:
+    """One thread. Threads with the same stack text (a pool's idle workers, a pile-up on one lock) share one
+    parse: big dumps are mostly such repeats, and this is what keeps 50 MB well under a second."""
+    jm = _JMX.search(rest) if "id=" in rest else None
+    hs = next((i for i, (text, _, _) in enumerate(_HEADER_STATES) if text in rest), -1)
+    key = (jm.group("state") if jm else None, jm.group("lock") if jm else None, hs, body[pos:end])
+    info = cache.get(key)
+    if info is None:
+        block = key[3]
+        info = cache[key] = _stack(jm, hs, block, 0, len(block))
+    state, kind, waiting_for, held, frames, owner_hint = info
+    tid_m = _TID_NUM.search(rest) or _NID.search(rest)
+    return ThreadInfo(name=name, state=state, frames=frames, tid=tid_m.group(1) if tid_m else "",
+                      waiting_for=waiting_for, wait_kind=kind, held=held,
+                      daemon=" daemon " in rest + " ", virtual=" virtual " in rest + " ",
+                      raw_state=rest.strip(), owner_hint=owner_hint, cpu_ms=_cpu(rest))
+
+
+def _stack(jm: re.Match[str] | None, hs: int, body: str, pos: int, end: int) -> _StackInfo:
     sync_at = _OWNABLE.search(body, pos, end)
     stack_end = sync_at.start() if sync_at else end
     frames = tuple(Frame(m.group("fn"), m.group("loc") or "")
@@ -140,7 +176,6 @@ def _thread(name: str, rest: str, body: str, pos: int, end: int) -> ThreadInfo:
 
     state: State = "UNKNOWN"
     kind: WaitKind | None = None
-    raw = rest.strip()
     sl = _STATE_LINE.search(body, pos, min(end, pos + 400))
     waiting_for: LockRef | None = None
     owner_hint: str | None = None
@@ -163,7 +198,6 @@ def _thread(name: str, rest: str, body: str, pos: int, end: int) -> ThreadInfo:
         elif "object monitor" in more:
             kind = "object-wait"
     else:
-        jm = _JMX.search(rest)
         if jm:
             st = jm.group("state")
             state = st if st in _STATES else "UNKNOWN"  # type: ignore[assignment]
@@ -172,11 +206,8 @@ def _thread(name: str, rest: str, body: str, pos: int, end: int) -> ThreadInfo:
             ob = _OWNED_BY.search(body, pos, min(end, pos + 300))
             if ob and (not frames or ob.start() < body.find("at ", pos, end)):
                 owner_hint = ob.group("owner").strip()
-        else:
-            for text, st2, k in _HEADER_STATES:
-                if text in rest:
-                    state, kind = st2, k
-                    break
+        elif hs >= 0:
+            _, state, kind = _HEADER_STATES[hs]
 
     held: list[LockRef] = []
     for m in _LOCK.finditer(body, pos, stack_end):
@@ -211,11 +242,7 @@ def _thread(name: str, rest: str, body: str, pos: int, end: int) -> ThreadInfo:
         kind = "monitor"
     if state == "RUNNABLE":
         kind = "io" if frames and _is_io(frames[0].function) else None
-    tid_m = _TID_NUM.search(rest) or _NID.search(rest)
-    return ThreadInfo(name=name, state=state, frames=frames, tid=tid_m.group(1) if tid_m else "",
-                      waiting_for=waiting_for, wait_kind=kind, held=tuple(held),
-                      daemon=" daemon " in rest + " ", virtual=" virtual " in rest + " ",
-                      raw_state=raw, owner_hint=owner_hint, cpu_ms=_cpu(rest))
+    return state, kind, waiting_for, tuple(held), frames, owner_hint
 
 
 def _cpu(rest: str) -> float | None:
