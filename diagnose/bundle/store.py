@@ -46,7 +46,7 @@ class Bundle:
 
 def write(dest: str | Path, *, incident: Incident, window: Window, namespace: str | None,
           sources: Mapping[str, SourceStatus], files: Mapping[str, RawFiles], log_lines: bytes,
-          log_info: Mapping[str, object] | None = None) -> Path:
+          log_info: Mapping[str, object] | None = None, created: datetime | None = None) -> Path:
     """Write a bundle directory, or a .tar.gz when `dest` ends so. Every file passes through `scrub`."""
     dest = Path(dest)
     archive = dest.name.endswith((".tar.gz", ".tgz"))
@@ -81,7 +81,7 @@ def write(dest: str | Path, *, incident: Incident, window: Window, namespace: st
             source_doc[name] = {**status.to_json(), "files": rels}
         manifest = {
             "format": FORMAT,
-            "created": iso(datetime.now(timezone.utc)),
+            "created": iso(created or datetime.now(timezone.utc)),
             "tool": f"diagnose {__version__}",
             "incident": incident.to_json(),
             "window": window.to_json(),

@@ -32,7 +32,6 @@ _VISUALVM_ON = re.compile(r" on (?P<obj>[\w.$\[;]+@[0-9a-fA-F]+)")
 _DEADLOCK = re.compile(r"^Found one Java-level deadlock:.*$", re.M)
 _DEADLOCK_END = re.compile(r"^Found \d+ deadlocks?\.\s*$", re.M)
 _DL_ENTRY = re.compile(r'^"(?P<name>.*)":\s*$', re.M)
-_CPU = re.compile(r"\bcpu=([\d.]+)ms")
 _NID = re.compile(r"\bnid=(\S+)")
 _TID_NUM = re.compile(r"(?:^| )#(\d+)")
 
@@ -153,16 +152,20 @@ _StackInfo = tuple  # (state, kind, waiting_for, held, frames, owner_hint)
 def _thread(name: str, rest: str, body: str, pos: int, end: int, cache: dict[tuple, _StackInfo]) -> ThreadInfo:
     """One thread. Threads with the same stack text (a pool's idle workers, a pile-up on one lock) share one
     parse: big dumps are mostly such repeats, and this is what keeps 50 MB well under a second."""
-    jm = _JMX.search(rest) if "id=" in rest else None
-    hs = next((i for i, (text, _, _) in enumerate(_HEADER_STATES) if text in rest), -1)
+    jm = _JMX.search(rest) if " id=" in rest else None
+    hs = -1
+    if jm is None:
+        for i, (text, _, _) in enumerate(_HEADER_STATES):
+            if text in rest:
+                hs = i
+                break
     key = (jm.group("state") if jm else None, jm.group("lock") if jm else None, hs, body[pos:end])
     info = cache.get(key)
     if info is None:
         block = key[3]
         info = cache[key] = _stack(jm, hs, block, 0, len(block))
     state, kind, waiting_for, held, frames, owner_hint = info
-    tid_m = _TID_NUM.search(rest) or _NID.search(rest)
-    return ThreadInfo(name=name, state=state, frames=frames, tid=tid_m.group(1) if tid_m else "",
+    return ThreadInfo(name=name, state=state, frames=frames, tid=_tid(rest),
                       waiting_for=waiting_for, wait_kind=kind, held=held,
                       daemon=" daemon " in rest + " ", virtual=" virtual " in rest + " ",
                       raw_state=rest.strip(), owner_hint=owner_hint, cpu_ms=_cpu(rest))
@@ -246,8 +249,28 @@ def _stack(jm: re.Match[str] | None, hs: int, body: str, pos: int, end: int) -> 
 
 
 def _cpu(rest: str) -> float | None:
-    m = _CPU.search(rest)
-    return float(m.group(1)) if m else None
+    i = rest.find("cpu=")
+    if i < 0:
+        return None
+    j = rest.find("ms", i)
+    try:
+        return float(rest[i + 4:j])
+    except ValueError:
+        return None
+
+
+def _tid(rest: str) -> str:
+    """`#12` (JDK 8+), else the nid (older JVMs), else the JMX `id=`: string search, no regex per thread."""
+    i = rest.find(" #") if not rest.startswith("#") else -1
+    if i >= 0 or rest.startswith("#"):
+        j = i + 2
+        k = j
+        while k < len(rest) and rest[k].isdigit():
+            k += 1
+        if k > j:
+            return rest[j:k]
+    m = _NID.search(rest) or _TID_NUM.search(rest)
+    return m.group(1) if m else ""
 
 
 def _is_io(fn: str) -> bool:
