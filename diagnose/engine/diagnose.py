@@ -62,8 +62,24 @@ def _parser(name: str):  # noqa: ANN202 - a module
     return importlib.import_module(f"diagnose.parsers.{LIVE_SOURCES[name]}")
 
 
+def source_notes(evidence: Evidence) -> dict[str, tuple[str, ...]]:
+    """What each source could not see (a 403 on a kind, a missing metric family, a truncated dump),
+    in one line each, so that the checks reading that source carry it into the report."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, fieldname in FIELDS.items():
+        parsed = getattr(evidence, fieldname)
+        if parsed is None:
+            continue
+        missing = getattr(parsed, "missing", None) or {}
+        notes = [f"{what}: {why}" for what, why in missing.items()]
+        notes += [str(n) for n in getattr(parsed, "notes", ()) or ()]
+        out[name] = tuple(dict.fromkeys(notes))
+    return out
+
+
 def run_checks(evidence: Evidence, runbook: Runbook, progress: CheckProgress | None = None) -> list[CheckResult]:
     specs = registered_checks()
+    notes = source_notes(evidence)
     results = []
     for cid in runbook.check_ids():
         spec = specs[cid]
@@ -85,7 +101,9 @@ def run_checks(evidence: Evidence, runbook: Runbook, progress: CheckProgress | N
                 result = CheckResult(id=cid, status="error", error=f"check failed: {e.__class__.__name__}: {e}")
             else:
                 status = "finding" if any(f.direction == "for" for f in findings) else "ok"
-                result = CheckResult(id=cid, status=status, findings=tuple(findings))  # type: ignore[arg-type]
+                seen = tuple(n for source in spec.needs for n in notes.get(source, ()))
+                result = CheckResult(id=cid, status=status, findings=tuple(findings),  # type: ignore[arg-type]
+                                     notes=seen)
         result = replace(result, duration_ms=int((time.monotonic() - started) * 1000))
         results.append(result)
         if progress:

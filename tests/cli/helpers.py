@@ -9,6 +9,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
+# No live source from the environment of whoever runs the tests: empty values count as unset.
+NO_SOURCES = {"KUBECONFIG": "", "PROMETHEUS_URL": "", "PGHOST": "", "PGDATABASE": "", "PGSERVICE": "",
+              "HOME": "/nonexistent-home"}
+
 
 def diagnose(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
              timeout: float = 120) -> subprocess.CompletedProcess[str]:
