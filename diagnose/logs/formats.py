@@ -82,7 +82,8 @@ def _fits(fmt: str, line: bytes) -> bool:
 def sniff(sample: bytes, max_lines: int = 200) -> tuple[str, bool]:
     """(format, envoy_json) from a file's first bytes: the format most sample lines parse as, if at least
     half of them do; UNKNOWN otherwise. envoy_json: the JSON sample carries Envoy's response_flags."""
-    # The caller passes whole lines (a first chunk), so every line here is complete.
+    if len(sample.split(b"\n", max_lines)) <= max_lines and b"\n" in sample:
+        sample = sample[:sample.rfind(b"\n")]       # the sample may end mid-line
     lines = [ln.rstrip(b"\r") for ln in sample.split(b"\n", max_lines)[:max_lines] if ln.strip()]
     if not lines:
         return UNKNOWN, False

@@ -69,37 +69,36 @@ def process(piece: Piece, plan: Plan, part: Part) -> None:
         _text_chunk(piece, plan, part)
 
 
-def _line_bounds(data: bytes, pos: int) -> tuple[int, int]:
-    start = data.rfind(b"\n", 0, pos) + 1
-    end = data.find(b"\n", pos)
-    return start, (len(data) if end < 0 else end)
+def _line_bounds(data: bytes, pos: int, lo: int, hi: int) -> tuple[int, int]:
+    """(start, end) of the line holding data[pos], within data[lo:hi]; end is its newline (or hi)."""
+    start = data.rfind(b"\n", lo, pos) + 1 or lo
+    end = data.find(b"\n", pos, hi)
+    return start, (hi if end < 0 else end)
 
 
 def _json_chunk(chunk: Chunk, plan: Plan, part: Part) -> None:
-    data = chunk.data
-    size = len(data)
-    last = size - 1 if data.endswith(b"\n") else size       # the end of the last line's content
+    data, lo, hi = chunk.data, chunk.start, chunk.end
+    last = hi - 1 if data[hi - 1:hi] == b"\n" else hi      # the end of the last line's content
     odd: dict[int, int] = {}                                 # line start -> line end, malformed-looking
-    if data[:1] != b"{":
-        odd[0] = _line_bounds(data, 0)[1]
+    if data[lo:lo + 1] != b"{":
+        odd[lo] = _line_bounds(data, lo, lo, hi)[1]
     tail = data[last - 2:last] if data[last - 1:last] == b"\r" else data[last - 1:last]
-    if not tail.startswith(b"}"):
-        s, e = _line_bounds(data, max(last - 1, 0))
+    if last <= lo or not tail.startswith(b"}"):
+        s, e = _line_bounds(data, max(last - 1, lo), lo, hi)
         odd[s] = e
-    for m in _JSON_EDGE.finditer(data, 0, last):
+    for m in _JSON_EDGE.finditer(data, lo, last):
         p = m.start()
         if data[p + 1:p + 2] != b"{":
-            odd[p + 1] = _line_bounds(data, p + 1)[1]
+            odd[p + 1] = _line_bounds(data, p + 1, lo, hi)[1]
         if data[p - 1:p] != b"}" and data[p - 2:p] != b"}\r":
-            s = data.rfind(b"\n", 0, p) + 1
-            odd[s] = p
+            odd[data.rfind(b"\n", lo, p) + 1 or lo] = p
     cands: dict[int, int] = {}
     for mk in plan.markers:
-        p = data.find(mk)
+        p = data.find(mk, lo, hi)
         while p >= 0:
-            s, e = _line_bounds(data, p)
+            s, e = _line_bounds(data, p, lo, hi)
             cands[s] = e
-            p = data.find(mk, e)
+            p = data.find(mk, e, hi)
     for s, e in sorted(odd.items()):
         if s not in cands:
             _json_line(chunk, s, data[s:e], plan, part, odd=True)
@@ -148,12 +147,13 @@ def _record(chunk: Chunk, start: int, raw: bytes, rec: dict, plan: Plan, part: P
 
 
 def _line_no(chunk: Chunk, start: int) -> int:
-    return chunk.first_line + chunk.data.count(b"\n", 0, start)
+    return chunk.first_line + chunk.data.count(b"\n", chunk.start, start)
 
 
 def _text_chunk(chunk: Chunk, plan: Plan, part: Part) -> None:
-    lines = chunk.data.split(b"\n")
-    if chunk.data.endswith(b"\n"):
+    text = chunk.text
+    lines = text.split(b"\n")
+    if text.endswith(b"\n"):
         lines.pop()
     structure = formats.STRUCTURE.get(plan.fmt)
     parser = formats.PARSERS.get(plan.fmt)

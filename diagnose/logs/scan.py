@@ -123,10 +123,10 @@ def _scan_stream(f: BinaryIO, path: str, keep: int, chunk_size: int) -> tuple[st
 
 def sniff_first(first: Piece | None, keep: int) -> tuple[Plan, Piece | None]:
     """The plan for a file from its first piece (BOM removed from it)."""
-    if isinstance(first, Chunk) and first.data.startswith(BOM):
-        first = Chunk(first.data[len(BOM):], first.first_line, first.lines)
+    if isinstance(first, Chunk) and first.data.startswith(BOM, first.start):
+        first = Chunk(first.data, first.first_line, first.lines, first.start + len(BOM), first.end)
     if isinstance(first, Chunk):
-        fmt, envoy_json = formats.sniff(first.data)
+        fmt, envoy_json = formats.sniff(first.data[first.start:first.start + (256 << 10)])
     else:
         fmt, envoy_json = UNKNOWN, False
     return plan_for(fmt, envoy_json, keep), first

@@ -1,5 +1,7 @@
-"""Reading a log in bounded memory: chunks of whole lines, never more than `chunk_size` bytes held.
+"""Reading a log in bounded memory: chunks of whole lines, never more than 2 x `chunk_size` bytes held.
 
+Each read is used in place (a Chunk names the stretch of whole lines in it by start/end offsets), so
+the bytes are not copied; only the line cut at a read boundary is joined with the next read's head.
 A line longer than the chunk cannot be held; it is reported as a LongLine (its number) and its bytes
 are read past and dropped, so a 10 MB line costs no more memory than a short one.
 """
@@ -14,9 +16,19 @@ CHUNK_SIZE = 1 << 20     # 1 MiB: big enough that per-chunk Python costs vanish,
 
 @dataclass(frozen=True)
 class Chunk:
-    data: bytes          # whole lines; ends with b"\n" except the file's last line when it has none
-    first_line: int      # number (1-based) of the first line in data
-    lines: int           # lines in data
+    data: bytes          # data[start:end] is whole lines; it ends with b"\n" except a file's last line
+    first_line: int      # number (1-based) of the first line in data[start:end]
+    lines: int           # lines in data[start:end]
+    start: int = 0
+    end: int = -1        # -1: len(data)
+
+    def __post_init__(self) -> None:
+        if self.end < 0:
+            object.__setattr__(self, "end", len(self.data))
+
+    @property
+    def text(self) -> bytes:
+        return self.data[self.start:self.end]
 
 
 @dataclass(frozen=True)
@@ -30,14 +42,12 @@ Piece = Union[Chunk, LongLine]
 def read_chunks(f: BinaryIO, chunk_size: int = CHUNK_SIZE, *, first_line: int = 1,
                 limit: int | None = None) -> Iterator[Piece]:
     """Chunks of `f` from its current position; `limit` bytes at most (a worker's share of a file)."""
-    carry = b""              # the unfinished last line of the previous read; always < chunk_size
+    carry = b""              # the unfinished last line of earlier reads; always < chunk_size
     line_no = first_line
     remaining = limit
     skipping = False         # inside a line too long to hold
     while True:
-        want = chunk_size - len(carry)
-        if remaining is not None:
-            want = min(want, remaining)
+        want = chunk_size if remaining is None else min(chunk_size, remaining)
         piece = f.read(want) if want > 0 else b""
         if remaining is not None:
             remaining -= len(piece)
@@ -45,27 +55,30 @@ def read_chunks(f: BinaryIO, chunk_size: int = CHUNK_SIZE, *, first_line: int = 
             if skipping:
                 yield LongLine(line_no)
             elif carry:
-                # after a long line the carry may still hold several lines; the last has no newline
-                yield Chunk(carry, line_no, carry.count(b"\n") + (0 if carry.endswith(b"\n") else 1))
+                yield Chunk(carry, line_no, 1)
             return
-        if skipping:
-            nl = piece.find(b"\n")
-            if nl >= 0:
-                yield LongLine(line_no)
-                line_no += 1
-                skipping = False
-                carry = piece[nl + 1:]
-            continue
-        buf = carry + piece if carry else piece
-        nl = buf.rfind(b"\n")
-        if nl < 0:
-            if len(buf) >= chunk_size:
+        first = piece.find(b"\n")
+        if first < 0:        # no line ends in this read
+            if skipping or len(carry) + len(piece) >= chunk_size:
                 skipping, carry = True, b""
             else:
-                carry = buf
+                carry += piece
             continue
-        data = buf if nl + 1 == len(buf) else buf[:nl + 1]
-        carry = buf[nl + 1:]
-        n = data.count(b"\n")
-        yield Chunk(data, line_no, n)
-        line_no += n
+        if skipping:
+            yield LongLine(line_no)
+            line_no += 1
+            skipping = False
+        elif carry:
+            if len(carry) + first + 1 > chunk_size:
+                yield LongLine(line_no)
+            else:
+                yield Chunk(carry + piece[:first + 1], line_no, 1)
+            line_no += 1
+        else:
+            first = -1       # the read starts at a line start: its first line is part of the body
+        last = piece.rfind(b"\n")
+        if last > first:
+            n = piece.count(b"\n", first + 1, last + 1)
+            yield Chunk(piece, line_no, n, first + 1, last + 1)
+            line_no += n
+        carry = piece[last + 1:]

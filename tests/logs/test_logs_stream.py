@@ -27,9 +27,9 @@ def test_a_ten_megabyte_line_never_holds_more_than_the_chunk(tmp_path):
     with Recording(io.FileIO(str(p), "rb")) as f:
         pieces = list(read_chunks(f, 4096))
         assert f.largest <= 4096
-    assert all(len(c.data) <= 4096 for c in pieces if isinstance(c, Chunk))
+    assert all(len(c.text) <= 4096 for c in pieces if isinstance(c, Chunk))
     assert [x.line_no for x in pieces if isinstance(x, LongLine)] == [2]
-    text = b"".join(c.data for c in pieces if isinstance(c, Chunk))
+    text = b"".join(c.text for c in pieces if isinstance(c, Chunk))
     assert text == b"first\nlast line\nno newline at end"
     assert sum(c.lines for c in pieces if isinstance(c, Chunk)) == 3
 
@@ -40,7 +40,7 @@ def test_line_numbers_continue_across_chunks(tmp_path):
     with open(p, "rb") as f:
         chunks = [c for c in read_chunks(f, 100) if isinstance(c, Chunk)]
     for c in chunks:
-        assert c.data.split(b"\n")[0] == b"line %d" % c.first_line
+        assert c.text.split(b"\n")[0] == b"line %d" % c.first_line
     assert chunks[-1].first_line + chunks[-1].lines - 1 == 1000
 
 
