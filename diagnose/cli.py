@@ -322,7 +322,8 @@ def _with_console(output: str | None, draw: Callable[[Any], None]) -> None:
         with open(output, "w", encoding="utf-8") as f:
             draw(Console(file=f, no_color=True, width=120, soft_wrap=True))
     else:
-        draw(Console(soft_wrap=True, highlight=False))
+        # Piped output keeps whole lines (for grep and less) rather than the 80 columns rich assumes.
+        draw(Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 160))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
