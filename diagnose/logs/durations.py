@@ -36,13 +36,12 @@ def key_unit_ms(key: str) -> float:
 
 def to_ms(value: object, key: str) -> float | None:
     """A duration value from a log field, in ms; None when it is not one (text, negative, bool)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        ms = float(value) * key_unit_ms(key)
+    cls = value.__class__
+    if cls is int or cls is float or (cls is not bool and isinstance(value, (int, float))):
+        ms = float(value) * key_unit_ms(key)  # type: ignore[arg-type]
         return ms if ms >= 0 and ms == ms and ms != float("inf") else None
     if not isinstance(value, str):
-        return None
+        return None          # bool, None, lists, objects
     text = value.strip()
     if not text or text == "-":
         return None

@@ -8,7 +8,7 @@ TIMEOUT = "timeout"
 FAILURE = "failure"          # Envoy UF / URX without a 504: the upstream failed, it did not time out
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Event:
     kind: str                        # TIMEOUT or FAILURE
     service: str                     # the caller

@@ -58,24 +58,52 @@ def lookup(rec: Mapping[str, Any], key: str) -> Any:
 
 
 class Fields:
-    """A record's values sorted into the roles above, in one pass over its keys (the hot path)."""
+    """A record's values sorted into the roles above (the hot path: one of these per timeout line).
 
-    __slots__ = ("flat", "hits")
+    Records of one shape (the same keys in the same order) share a plan of which key plays which role,
+    so a flat record costs one tuple of its keys and a dict lookup; nested records are flattened.
+    """
+
+    __slots__ = ("rec", "plan")
 
     def __init__(self, rec: Mapping[str, Any]) -> None:
-        flat = flatten(rec)
-        hits: dict[str, list[tuple[int, str, Any]]] = {}
-        for key, value in flat.items():
-            role = _ROLE.get(key)
-            if role is not None:
-                hits.setdefault(role[0], []).append((role[1], key, value))
-        for found in hits.values():
-            if len(found) > 1:
-                found.sort(key=lambda h: h[0])
-        self.flat, self.hits = flat, hits
+        shape = tuple(rec)
+        plan = _PLANS.get(shape)
+        if plan is None:
+            plan = _plan(rec)
+            if plan is not None and len(_PLANS) < 4096:
+                _PLANS[shape] = plan
+        if plan is None:               # nested: flatten and plan its flat keys, unshared
+            rec = flatten(rec)
+            plan = _plan(rec)
+            assert plan is not None
+        self.rec, self.plan = rec, plan
 
     def get(self, role: str) -> list[tuple[int, str, Any]]:
-        return self.hits.get(role, [])
+        # A record of a known shape whose value is an object this time is not re-planned: every reader
+        # below checks the type of what it gets, so such a value is passed over, never misread.
+        keys = self.plan.get(role)
+        if keys is None:
+            return []
+        rec = self.rec
+        return [(p, k, rec[k]) for p, k in keys]
+
+
+def _plan(rec: Mapping[str, Any]) -> dict[str, list[tuple[int, str]]] | None:
+    """role -> [(priority, key)] sorted; None when a value is an object (the record must be flattened)."""
+    plan: dict[str, list[tuple[int, str]]] = {}
+    for key, value in rec.items():
+        if isinstance(value, dict):
+            return None
+        role = _ROLE.get(key)
+        if role is not None:
+            plan.setdefault(role[0], []).append((role[1], key))
+    for found in plan.values():
+        found.sort()
+    return plan
+
+
+_PLANS: dict[tuple[str, ...], dict[str, list[tuple[int, str]]]] = {}
 
 
 def _roles() -> dict[str, tuple[str, int]]:
@@ -100,6 +128,19 @@ def first_str(rec: "Fields | Mapping[str, Any]", keys: tuple[str, ...] | str) ->
     return None
 
 
+def _str(f: Fields, role: str) -> str | None:
+    keys = f.plan.get(role)
+    if keys:
+        rec = f.rec
+        for _, k in keys:
+            v = rec[k]
+            if v.__class__ is str:
+                v = v.strip()
+                if v and v != "-":
+                    return v
+    return None
+
+
 def first_ms(f: Fields, role: str) -> float | None:
     for _, k, v in f.get(role):
         ms = to_ms(v, k)
@@ -118,7 +159,7 @@ def first_time(f: Fields) -> float | None:
 
 def kind_of(f: Fields) -> str | None:
     """TIMEOUT, FAILURE or None: what the record says happened between caller and upstream."""
-    flags = first_str(f, "flags")
+    flags = _str(f, "flags")
     if flags:
         # Envoy response flags (documented in docs/logs.md): UT is a timeout; URX with a 504 is retries
         # exhausted on per-try timeouts, also a timeout; UF and other URX are upstream failures.
@@ -130,9 +171,13 @@ def kind_of(f: Fields) -> str | None:
             return TIMEOUT
         if fl & {"UF", "URX"}:
             return FAILURE
-    for _, _, v in f.get("text"):
-        if isinstance(v, str) and TIMEOUT_TEXT.search(v):
-            return TIMEOUT
+    keys = f.plan.get("text")
+    if keys:
+        rec = f.rec
+        for _, k in keys:
+            v = rec[k]
+            if v.__class__ is str and TIMEOUT_TEXT.search(v):
+                return TIMEOUT
     return None
 
 
@@ -142,14 +187,13 @@ def event_from_record(rec: Mapping[str, Any], default_service: str = "unknown") 
     kind = kind_of(f)
     if kind is None:
         return None
-    raw_up = first_str(f, "upstream")
+    raw_up = _str(f, "upstream")
     if raw_up is None:
         return None
     upstream, up_ns = split_upstream(raw_up)
     if not upstream:
         return None
-    if default_service == "unknown" and f.get("flags"):
+    if default_service == "unknown" and "flags" in f.plan:
         default_service = "envoy"          # an Envoy access log: the proxy is the one that gave up
-    return Event(kind=kind, service=first_str(f, "service") or default_service, upstream=upstream,
-                 ts=first_time(f), duration_ms=first_ms(f, "duration"), timeout_ms=first_ms(f, "timeout"),
-                 namespace=up_ns or first_str(f, "namespace"))
+    return Event(kind, _str(f, "service") or default_service, upstream, first_time(f),
+                 first_ms(f, "duration"), first_ms(f, "timeout"), up_ns or _str(f, "namespace"))

@@ -8,11 +8,13 @@ service name, and the namespace when the name carries one.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _IP = re.compile(r"^\[?[0-9a-fA-F:.]+\]?(?::\d+)?$")
 _IPV4_PORT = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?$")
 
 
+@lru_cache(maxsize=4096)
 def split_upstream(raw: str) -> tuple[str, str | None]:
     """(service, namespace or None) for an upstream as it appears in a log."""
     name = raw.strip()

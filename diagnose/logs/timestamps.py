@@ -18,6 +18,7 @@ _CLF = re.compile(r"(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d)(?: ([+-]
 _MONTHS = {m: i + 1 for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
 # Anything after 2001-09-09 in seconds is >= 1e9; these cut-offs separate the units for any year < 5138.
 _MS, _US, _NS = 1e11, 1e14, 1e17
+_FAST_ISO = sys.version_info >= (3, 11)
 
 
 def epoch_from_number(x: float) -> float | None:
@@ -40,6 +41,12 @@ def to_epoch(value: object) -> float | None:
         return epoch_from_number(float(value))
     if not isinstance(value, str):
         return None
+    if _FAST_ISO and len(value) >= 19 and value[4] == "-":
+        try:
+            dt = datetime.fromisoformat(value)      # the common case, first
+            return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+        except ValueError:
+            pass
     text = value.strip()
     if not text:
         return None
@@ -49,6 +56,12 @@ def to_epoch(value: object) -> float | None:
 
 
 def parse_text(text: str) -> float | None:
+    if _FAST_ISO:
+        try:
+            dt = datetime.fromisoformat(text)     # 3.11+: Z, any fraction digits, space or T
+        except ValueError:
+            return _other(text)
+        return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
     iso = text.replace(" ", "T", 1) if len(text) > 10 and text[10] == " " else text
     if iso.endswith(("Z", "z")):
         iso = iso[:-1] + "+00:00"

@@ -63,7 +63,8 @@ def test_durations_are_read_with_their_units(tmp_path, field, value, expected_ms
 @pytest.mark.parametrize("text", ["request failed: upstream response timeout", "Read timed out",
                                   "context deadline exceeded", "rpc error: code = DeadlineExceeded",
                                   "java.net.SocketTimeoutException: Read timed out", "connect ETIMEDOUT 10.0.0.5:8080",
-                                  "DEADLINE_EXCEEDED", "TIMEOUT waiting for user-auth-service"])
+                                  "io.grpc.StatusRuntimeException: DEADLINE_EXCEEDED: deadline exceeded after 9.99s",
+                                  "TIMEOUT waiting for user-auth-service", "Timed out after 10000 ms"])
 def test_every_timeout_wording_is_an_event(tmp_path, text):
     rec = {"service": "a", "upstream_service": "b", "error": text}
     assert _only(scan([_write(tmp_path, "w.jsonl", [json.dumps(rec)])])).events == 1
