@@ -129,9 +129,26 @@ def first_str(rec: "Fields | Mapping[str, Any]", keys: tuple[str, ...] | str) ->
 
 
 def _str(f: Fields, role: str) -> str | None:
-    keys = f.plan.get(role)
+    return _pick(f.rec, f.plan.get(role))
+
+
+def first_ms(f: Fields, role: str) -> float | None:
+    return _ms(f.rec, f.plan.get(role))
+
+
+def first_time(f: Fields) -> float | None:
+    return _time(f.rec, f.plan.get("time"))
+
+
+def kind_of(f: Fields) -> str | None:
+    return _kind(f.rec, f.plan)
+
+
+# The readers below take the record and its plan's keys for one role; they are the per-event hot path,
+# so they are plain loops over locals.
+
+def _pick(rec: Mapping[str, Any], keys: list[tuple[int, str]] | None) -> str | None:
     if keys:
-        rec = f.rec
         for _, k in keys:
             v = rec[k]
             if v.__class__ is str:
@@ -141,39 +158,40 @@ def _str(f: Fields, role: str) -> str | None:
     return None
 
 
-def first_ms(f: Fields, role: str) -> float | None:
-    for _, k, v in f.get(role):
-        ms = to_ms(v, k)
-        if ms is not None:
-            return ms
+def _ms(rec: Mapping[str, Any], keys: list[tuple[int, str]] | None) -> float | None:
+    if keys:
+        for _, k in keys:
+            ms = to_ms(rec[k], k)
+            if ms is not None:
+                return ms
     return None
 
 
-def first_time(f: Fields) -> float | None:
-    for _, _, v in f.get("time"):
-        ts = to_epoch(v)
-        if ts is not None:
-            return ts
+def _time(rec: Mapping[str, Any], keys: list[tuple[int, str]] | None) -> float | None:
+    if keys:
+        for _, k in keys:
+            ts = to_epoch(rec[k])
+            if ts is not None:
+                return ts
     return None
 
 
-def kind_of(f: Fields) -> str | None:
+def _kind(rec: Mapping[str, Any], plan: dict[str, list[tuple[int, str]]]) -> str | None:
     """TIMEOUT, FAILURE or None: what the record says happened between caller and upstream."""
-    flags = _str(f, "flags")
+    flags = _pick(rec, plan.get("flags"))
     if flags:
         # Envoy response flags (documented in docs/logs.md): UT is a timeout; URX with a 504 is retries
         # exhausted on per-try timeouts, also a timeout; UF and other URX are upstream failures.
         fl = set(flags.replace(" ", "").split(","))
         if "UT" in fl:
             return TIMEOUT
-        code = next((str(v) for _, _, v in f.get("code")), "")
+        code = next((str(rec[k]) for _, k in plan.get("code", ())), "")
         if "URX" in fl and code == "504":
             return TIMEOUT
         if fl & {"UF", "URX"}:
             return FAILURE
-    keys = f.plan.get("text")
+    keys = plan.get("text")
     if keys:
-        rec = f.rec
         for _, k in keys:
             v = rec[k]
             if v.__class__ is str and TIMEOUT_TEXT.search(v):
@@ -183,17 +201,21 @@ def kind_of(f: Fields) -> str | None:
 
 def event_from_record(rec: Mapping[str, Any], default_service: str = "unknown") -> Event | None:
     """The Event a record describes, or None when it is not a timeout/failure with an upstream named."""
-    f = Fields(rec)
-    kind = kind_of(f)
+    plan = _PLANS.get(tuple(rec))
+    if plan is None:
+        f = Fields(rec)
+        rec, plan = f.rec, f.plan
+    kind = _kind(rec, plan)
     if kind is None:
         return None
-    raw_up = _str(f, "upstream")
+    raw_up = _pick(rec, plan.get("upstream"))
     if raw_up is None:
         return None
     upstream, up_ns = split_upstream(raw_up)
     if not upstream:
         return None
-    if default_service == "unknown" and "flags" in f.plan:
+    if default_service == "unknown" and "flags" in plan:
         default_service = "envoy"          # an Envoy access log: the proxy is the one that gave up
-    return Event(kind, _str(f, "service") or default_service, upstream, first_time(f),
-                 first_ms(f, "duration"), first_ms(f, "timeout"), up_ns or _str(f, "namespace"))
+    return Event(kind, _pick(rec, plan.get("service")) or default_service, upstream,
+                 _time(rec, plan.get("time")), _ms(rec, plan.get("duration")), _ms(rec, plan.get("timeout")),
+                 up_ns or _pick(rec, plan.get("namespace")))

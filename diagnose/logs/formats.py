@@ -16,15 +16,18 @@ from .event import Event, Skip
 JSON, LOGFMT, NGINX, ENVOY, UNKNOWN = "json", "logfmt", "nginx", "envoy", "unknown"
 TEXT_FORMATS = (NGINX, ENVOY, LOGFMT)
 
-# Candidate markers for JSON lines, searched over whole chunks with bytes.find. Each marker costs one
-# pass over the data (about 0.5 s per GB per core), so they are few and cut to cover the spellings:
-# "imeout" (timeout, Timeout, SocketTimeoutException), "imed out" (timed out, Timed out), "xceeded"
-# (deadline exceeded, DeadlineExceeded, Deadline Exceeded), "TIME" (TIMEOUT, ETIMEDOUT, TIMED OUT).
-# Not found: a line whose only timeout word is all-caps DEADLINE_EXCEEDED (gRPC clients print the words
-# "deadline exceeded" beside it). The full parse then decides with fields.TIMEOUT_TEXT.
-JSON_MARKERS: tuple[bytes, ...] = (b"imeout", b"imed out", b"xceeded", b"TIME")
-# Envoy's JSON access logs say a timeout with a flag; searched only in files whose sample has the key.
-ENVOY_JSON_MARKERS: tuple[bytes, ...] = (b'"UT', b",UT", b"URX", b'"UF', b",UF")
+# Candidate markers for JSON lines, searched over whole chunks. Each marker costs one pass over the data,
+# so they are few, and each starts with a rare byte: the regex engine then skips ahead to that byte and
+# runs at 2-3.5 GB/s, where bytes.find on "timeout" manages 1.6. "m(eout|ed out)" finds timeout, Timeout,
+# SocketTimeoutException, timed out, Timed out, TimedOut; "xceeded" finds deadline exceeded,
+# DeadlineExceeded, Deadline Exceeded; "TIME" finds TIMEOUT, ETIMEDOUT, TIMED OUT. Not found: a line
+# whose only timeout word is all-caps DEADLINE_EXCEEDED (gRPC clients print "deadline exceeded" beside
+# it). The full parse then decides with fields.TIMEOUT_TEXT.
+JSON_MARKERS: tuple[re.Pattern[bytes], ...] = (re.compile(rb"m(?:eout|ed[ _]?[oO]ut)"), re.compile(rb"xceeded"),
+                                               re.compile(rb"TIME"))
+# Envoy's JSON access logs say a timeout with a flag ("UT", "UT,URX", "UF"); searched only in files whose
+# sample has the response_flags key.
+ENVOY_JSON_MARKERS: tuple[re.Pattern[bytes], ...] = (re.compile(rb'U(?:T|F|RX)[",]'),)
 
 _TEXT_CANDIDATE = re.compile(rb"(?i)time[ _-]?out|timed[ _-]?out|deadline[ _-]?exceeded|ETIMEDOUT")
 _ENVOY_CANDIDATE = re.compile(rb" [A-Z,]*(?:UT|UF|URX)[A-Z,]* ")

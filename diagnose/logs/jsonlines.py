@@ -15,6 +15,8 @@ from .event import Event, Skip
 from .fields import SERVICE_KEYS, event_from_record, first_str
 
 _WRAPPED = ("log", "message", "msg")
+# What a wrapped line starts with: a JSON object, an nginx date, an Envoy [date]; or blanks before them.
+_WRAPPED_START = frozenset("{[0123456789 \t")
 
 
 def load(line: bytes | str) -> dict[str, Any]:
@@ -35,7 +37,7 @@ def load(line: bytes | str) -> dict[str, Any]:
 def event_of(rec: Mapping[str, Any]) -> Event | None:
     for key in _WRAPPED:
         inner = rec.get(key)
-        if not isinstance(inner, str) or len(inner) < 2:
+        if inner.__class__ is not str or len(inner) < 2 or inner[0] not in _WRAPPED_START:
             continue
         text = inner.strip()
         if not text:

@@ -4,7 +4,8 @@ JSON (the fast path, docs/logs.md "How lines are counted"): a chunk's lines are 
 with one bytes.count; one regex pass finds the line boundaries that are not `}` newline `{` (lines that
 do not start with `{` or do not end with `}`); a bytes.find pass per marker finds the lines that may
 hold a timeout. Only those two kinds of line are parsed with json.loads; every other line is
-structurally a JSON object and counted as read. Text formats (logfmt, nginx, Envoy) are checked line
+structurally a JSON object and counted as read. Markers are regexes that start with a rare byte (see
+formats.JSON_MARKERS). Text formats (logfmt, nginx, Envoy) are checked line
 by line against their structural pattern and parsed when a line may hold an event.
 """
 
@@ -48,7 +49,7 @@ class Part:
 @dataclass(frozen=True)
 class Plan:
     fmt: str
-    markers: tuple[bytes, ...]
+    markers: tuple[re.Pattern[bytes], ...]
     keep: int
 
 
@@ -94,11 +95,11 @@ def _json_chunk(chunk: Chunk, plan: Plan, part: Part) -> None:
             odd[data.rfind(b"\n", lo, p) + 1 or lo] = p
     cands: dict[int, int] = {}
     for mk in plan.markers:
-        p = data.find(mk, lo, hi)
-        while p >= 0:
-            s, e = _line_bounds(data, p, lo, hi)
+        hit = mk.search(data, lo, hi)
+        while hit is not None:
+            s, e = _line_bounds(data, hit.start(), lo, hi)
             cands[s] = e
-            p = data.find(mk, e, hi)
+            hit = mk.search(data, e, hi)
     for s, e in sorted(odd.items()):
         if s not in cands:
             _json_line(chunk, s, data[s:e], plan, part, odd=True)
