@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import BinaryIO
 
 from ..errors import InputError
@@ -65,8 +66,13 @@ def scan_parallel(path: str, f: BinaryIO, size: int, keep: int, chunk_size: int,
     try:
         with ProcessPoolExecutor(max_workers=len(jobs), mp_context=ctx) as pool:
             parts = list(pool.map(_work, jobs))
-    except OSError as e:
-        raise InputError(f"cannot read ({e.strerror or e})", path=path) from None
+    except (BrokenProcessPool, OSError):
+        # No processes to be had (a sandbox, a resource limit), or a read failed in a worker: the same
+        # scan in this process, where a read error becomes the one-line InputError.
+        try:
+            parts = [_work((path, cuts[0], cuts[-1], plan, chunk_size))]
+        except OSError as e:
+            raise InputError(f"cannot read ({e.strerror or e})", path=path) from None
     total = Part()
     for p in parts:
         offset = total.lines

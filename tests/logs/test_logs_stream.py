@@ -88,3 +88,19 @@ def test_stdin_is_read_as_dash():
     data = (json.dumps({"service": "a", "upstream": "b", "msg": "timed out"}) + "\n") * 4
     r = scan(["-"], stdin=io.BytesIO(data.encode()))
     assert (r.lines, r.incidents[0].events) == (4, 4)
+
+
+def test_without_worker_processes_the_scan_falls_back_to_one(tmp_path, monkeypatch):
+    import concurrent.futures
+
+    import diagnose.logs.scan as scan_mod
+
+    class NoProcesses(concurrent.futures.ProcessPoolExecutor):
+        def map(self, *a, **k):  # type: ignore[override]
+            raise OSError(11, "Resource temporarily unavailable")
+
+    path = _mixed_log(tmp_path)
+    one = scan([path], workers=1)
+    monkeypatch.setattr(scan_mod, "PARALLEL_MIN", 0)
+    monkeypatch.setattr("diagnose.logs.parallel.ProcessPoolExecutor", NoProcesses)
+    assert to_json(scan([path], workers=2)) == to_json(one)
