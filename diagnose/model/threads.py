@@ -57,8 +57,10 @@ class LockRef:
         return f"{self.class_name}@{self.id}" if self.class_name else self.id
 
 
-@dataclass(frozen=True)
-class ThreadInfo:
+class ThreadInfo(NamedTuple):
+    """One thread (a NamedTuple, like Frame: a 50 MB dump holds ~100k of them, and a frozen dataclass costs
+    a dozen `object.__setattr__` calls each). Change one with `t._replace(...)`."""
+
     name: str
     state: State
     frames: tuple[Frame, ...] = ()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -87,7 +86,7 @@ def parse(text: str, source: str, pod: str) -> list[ThreadDump]:
                 skipped += 1
     # parkBlocker owners are thread ids: name them so the lock analysis can follow them.
     by_tid = {"#" + t.tid: t.name for t in threads if t.tid}
-    threads = [replace(t, owner_hint=by_tid.get(t.owner_hint)) if t.owner_hint else t for t in threads]
+    threads = [t._replace(owner_hint=by_tid.get(t.owner_hint)) if t.owner_hint else t for t in threads]
     taken = None
     try:
         taken = datetime.fromisoformat(str(td.get("time", "")).replace("Z", "+00:00"))

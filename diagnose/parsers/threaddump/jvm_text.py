@@ -17,7 +17,9 @@ MAX_FRAMES = 128            # frames kept per thread; deeper frames never decide
 
 _DUMP_START = re.compile(r"^Full thread dump.*$", re.M)
 _STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2})\s*$")
-_HEADER = re.compile(r'^"(?P<name>.*)"(?P<rest>(?:[ \t].*)?)\r?$', re.M)
+# A thread header line ("name" rest) as a split point: the name runs to the last quote that a blank or the
+# line's end follows.
+_SPLIT = re.compile(r'\n"(.*)"((?:[ \t][^\n]*)?)\r?(?=\n|\Z)')
 _FRAME = re.compile(r"^[ \t]+at (?P<fn>[^\s(]+)(?:\((?P<loc>[^)\r\n]*)\))?", re.M)
 _LOCK = re.compile(
     r"^[ \t]+- (?P<what>locked|waiting to lock|waiting on|parking to wait for|waiting to re-lock in wait\(\)|eliminated)"
@@ -64,7 +66,8 @@ def parse(text: str, source: str, pod: str) -> list[ThreadDump]:
 
 def _parse_one(text: str, start: int, end: int, source: str, pod: str, index: int) -> ThreadDump:
     notes: list[str] = []
-    head_line = text[start:text.find("\n", start, end) if "\n" in text[start:end] else end].strip()
+    nl = text.find("\n", start, end)
+    head_line = text[start:nl if nl >= 0 else end].strip()
     runtime = head_line[len("Full thread dump"):].strip(" :") if head_line.startswith("Full thread dump") else ""
     before = text[max(0, start - 200):start].rstrip("\r\n").rsplit("\n", 1)[-1]
     taken_at = _stamp(before)
@@ -93,15 +96,10 @@ def _parse_one(text: str, start: int, end: int, source: str, pod: str, index: in
         cut.append(body[prev:])
         body = "".join(cut)
 
-    headers = [h for h in (_HEADER.match(body, i) for i in _line_starts(body, '"')) if h is not None]
-    threads: list[ThreadInfo] = []
-    cache: dict[tuple, _StackInfo] = {}
-    for i, h in enumerate(headers):
-        block_end = headers[i + 1].start() if i + 1 < len(headers) else len(body)
-        threads.append(_thread(h.group("name"), h.group("rest"), body, h.end(), block_end, cache))
+    threads, last_stack = _threads(body)
     if not threads:
         notes.append(f"{source}: dump {index + 1} holds no thread (truncated or not a thread dump)")
-    elif end == len(text) and not text.endswith(("\n", "\r")) and _cut_mid_thread(body, headers[-1].end()):
+    elif end == len(text) and not text.endswith(("\n", "\r")) and _cut_mid_thread(last_stack):
         notes.append(f"{source}: dump {index + 1} is cut short inside thread {threads[-1].name!r}")
     return ThreadDump(source=source, pod=pod, format="jvm", threads=tuple(threads), taken_at=taken_at,
                       runtime=runtime, index=index, jvm_deadlocks=tuple(deadlocks), notes=tuple(notes))
@@ -119,10 +117,23 @@ def _line_starts(text: str, prefix: str) -> list[int]:
     return out
 
 
-def _cut_mid_thread(body: str, last_header_end: int) -> bool:
+def _threads(body: str) -> tuple[list[ThreadInfo], str]:
+    """Every thread of one dump, and the stack text of the last (to tell a cut file). One `re.split` in C
+    cuts the text at the header lines into name, rest-of-header and stack text; a quoted line that is not a
+    header (a quote in a log line) is no split point, so it stays in the stack of the thread before it."""
+    if body.startswith('"'):
+        body = "\n" + body               # a file that starts with its first thread
+    parts = _SPLIT.split(body)
+    it = iter(parts)
+    next(it)                             # the "Full thread dump" line and whatever precedes the first thread
+    cache: dict[tuple, _StackInfo] = {}
+    threads = [_thread(name, rest, stack, cache) for name, rest, stack in zip(it, it, it)]
+    return threads, parts[-1] if threads else ""
+
+
+def _cut_mid_thread(stack: str) -> bool:
     """A file that ends without a newline in a thread's stack was cut (a partial copy, a size cap)."""
-    tail = body[last_header_end:].rsplit("\n", 1)[-1]
-    return tail.startswith(("\t", " ")) or last_header_end >= len(body.rstrip())
+    return stack.rsplit("\n", 1)[-1].startswith(("\t", " ")) or not stack.strip()
 
 
 def _stamp(line: str) -> datetime | None:
@@ -146,10 +157,11 @@ def _is_hex(s: str) -> bool:
     return bool(s) and all(ch in "0123456789abcdefABCDEF" for ch in s)
 
 
+_new = tuple.__new__
 _StackInfo = tuple  # (state, kind, waiting_for, held, frames, owner_hint)
 
 
-def _thread(name: str, rest: str, body: str, pos: int, end: int, cache: dict[tuple, _StackInfo]) -> ThreadInfo:
+def _thread(name: str, rest: str, stack: str, cache: dict[tuple, _StackInfo]) -> ThreadInfo:
     """One thread. Threads with the same stack text (a pool's idle workers, a pile-up on one lock) share one
     parse: big dumps are mostly such repeats, and this is what keeps 50 MB well under a second."""
     jm = _JMX.search(rest) if " id=" in rest else None
@@ -159,16 +171,18 @@ def _thread(name: str, rest: str, body: str, pos: int, end: int, cache: dict[tup
             if text in rest:
                 hs = i
                 break
-    key = (jm.group("state") if jm else None, jm.group("lock") if jm else None, hs, body[pos:end])
+        key: tuple = (hs, stack)
+    else:
+        key = (jm.group("state"), jm.group("lock"), hs, stack)
     info = cache.get(key)
     if info is None:
-        block = key[3]
-        info = cache[key] = _stack(jm, hs, block, 0, len(block))
+        info = cache[key] = _stack(jm, hs, stack, 0, len(stack))
     state, kind, waiting_for, held, frames, owner_hint = info
-    return ThreadInfo(name=name, state=state, frames=frames, tid=_tid(rest),
-                      waiting_for=waiting_for, wait_kind=kind, held=held,
-                      daemon=" daemon " in rest + " ", virtual=" virtual " in rest + " ",
-                      raw_state=rest.strip(), owner_hint=owner_hint, cpu_ms=_cpu(rest))
+    # tuple.__new__ skips the NamedTuple's generated Python __new__: a third of the cost of a thread.
+    return _new(ThreadInfo, (name, state, frames, _tid(rest), waiting_for, kind, held,
+                             " daemon " in rest or rest.endswith(" daemon"),
+                             " virtual " in rest or rest.endswith(" virtual"),
+                             None, rest.strip(), _cpu(rest), owner_hint))
 
 
 def _stack(jm: re.Match[str] | None, hs: int, body: str, pos: int, end: int) -> _StackInfo:
@@ -264,11 +278,20 @@ def _tid(rest: str) -> str:
     i = rest.find(" #") if not rest.startswith("#") else -1
     if i >= 0 or rest.startswith("#"):
         j = i + 2
+        k = rest.find(" ", j)
+        num = rest[j:k] if k >= 0 else rest[j:]
+        if num.isdecimal() and num.isascii():
+            return num                  # the usual "#12 daemon prio=5 ..."
         k = j
         while k < len(rest) and rest[k].isdigit():
             k += 1
         if k > j:
             return rest[j:k]
+    i = rest.find("nid=")
+    if i == 0 or i > 0 and rest[i - 1] == " ":
+        value = rest[i + 4:].split(None, 1)
+        if value and not rest[i + 4:i + 5].isspace():
+            return value[0]             # "prio=10 tid=0x... nid=568": what _NID finds, without a regex
     m = _NID.search(rest) or _TID_NUM.search(rest)
     return m.group(1) if m else ""
 
