@@ -34,16 +34,16 @@ from types import FrameType
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-# The servers live with the tests: tests/servers/*.py import `fixtures.build` from the repo top.
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+# The servers live with the tests (tests/servers/), and import `fixtures.build` from the repo top.
+sys.path.insert(0, str(REPO))
 
-from fixtures.build import kubernetes as fk  # noqa: E402
-from fixtures.build import prometheus as fp  # noqa: E402
-from fixtures.build import scenario as cast  # noqa: E402
-from fixtures.build.__main__ import log_lines  # noqa: E402
-from servers import postgres as pg  # noqa: E402
-from servers.kube_api import KubeAPI  # noqa: E402
-from servers.prometheus import PrometheusServer  # noqa: E402
+from fixtures.build import kubernetes as fk
+from fixtures.build import prometheus as fp
+from fixtures.build import scenario as cast
+from fixtures.build.__main__ import log_lines
+from tests.servers import postgres as pg
+from tests.servers.kube_api import KubeAPI
+from tests.servers.prometheus import PrometheusServer
 
 TARGET_S = 3.0
 SCENARIO = "overload"
@@ -94,7 +94,7 @@ def clean_env(home: Path) -> dict[str, str]:
 
 def timed_run(cmd: list[str], env: dict[str, str]) -> Timed:
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     wall = time.perf_counter() - t0
     try:
         return Timed(wall, json.loads(done.stdout), None)
@@ -193,11 +193,24 @@ def timed_runs(cmd: list[str], env: dict[str, str], runs: int, label: str) -> li
         if r.report is None:
             print(f"  {label} run {i + 1}: {r.wall_s:6.3f} s  FAILED {r.error}")
             continue
-        ms = source_ms(r.report)
-        print(f"  {label} run {i + 1}: {r.wall_s:6.3f} s   "
-              + "  ".join(f"{n} {ms[n]}" for n in LIVE if n in ms and r.report["sources"][n]["status"] != "skipped")
-              + " (ms)")
-    return [r for r in out if r.report is not None]
+        srcs = r.report.get("sources", {})
+        shown = [f"{n} {int(srcs[n].get('duration_ms') or 0)}" + (" ERROR" if srcs[n].get("status") == "error" else "")
+                 for n in LIVE if n in srcs and srcs[n].get("status") != "skipped"]
+        print(f"  {label} run {i + 1}: {r.wall_s:6.3f} s   " + "  ".join(shown) + " (ms)")
+        for n in LIVE:
+            if srcs.get(n, {}).get("status") == "error":    # a failed source is not a timing: say why
+                print(f"      {n}: {srcs[n].get('error')}")
+    # A run where a source failed did less work: its time is not the time of a diagnosis, so it is left
+    # out of the figures, and counted.
+    clean = [r for r in out if r.report is not None and not failed_sources(r.report)]
+    if len(clean) < len(out):
+        print(f"  {label}: {len(out) - len(clean)} of {len(out)} run(s) failed or had a source error; "
+              "left out of the timings")
+    return clean
+
+
+def failed_sources(report: dict[str, Any]) -> list[str]:
+    return [n for n, st in report.get("sources", {}).items() if st.get("status") == "error"]
 
 
 def median_ms(ok: list[Timed], name: str) -> float:
@@ -212,7 +225,8 @@ def bench(runs: int, work: Path, stack: ExitStack, *, nagle: bool) -> None:
           f"--prometheus-url {s.prometheus_url} --pg-dsn <dg_monitor@127.0.0.1:...> --thread-dumps DIR")
     ok = timed_runs(run_args(s, s.pg_dsn, None), env, runs, "all sources")
     if not ok:
-        print("\nno run produced a report; nothing to summarise")
+        print("\nno full run without a failed source (see above): no timing summary")
+        hang_run(s, env, stack)
         return
     walls = [r.wall_s for r in ok]
     median = statistics.median(walls)
@@ -275,7 +289,7 @@ def hang_run(s: Sources, env: dict[str, str], stack: ExitStack) -> None:
 
 
 def pg_unavailable_errors() -> tuple[type[BaseException], ...]:
-    from servers.prometheus import ServerUnavailable
+    from tests.servers.prometheus import ServerUnavailable
 
     return (ServerUnavailable, RuntimeError, OSError, subprocess.SubprocessError)
 
