@@ -7,7 +7,7 @@ from collections import Counter
 
 from ...model.threads import GoroutineWait, LockCycle, ThreadDump, ThreadEvidence
 from .frames import app_frame, is_idle
-from .locks import find_cycles, find_hotspots
+from .locks import acquiring, find_cycles, find_hotspots, owners
 from .pools import find_pool_waits
 from .stuck import find_stuck
 
@@ -24,7 +24,7 @@ def goroutine_waits(dump: ThreadDump) -> list[GoroutineWait]:
     groups: dict[tuple[str, object], list[float]] = {}
     frames = {}
     for t in dump.threads:
-        if t.wait_minutes is None or is_idle(t):
+        if t.wait_minutes is None or is_idle(t):     # JVM and Python threads carry no minutes
             continue
         f = app_frame(t.frames)
         key = (t.raw_state, f.function if f else "")
@@ -40,15 +40,16 @@ def analyze(dumps: list[ThreadDump], notes: list[str] | tuple[str, ...] = ()) ->
     for pod, ds in by_pod(dumps).items():
         seen: Counter[frozenset[str]] = Counter()
         last: dict[frozenset[str], LockCycle] = {}
+        latest = ds[-1]
+        held_by, waiters = owners(latest), acquiring(latest)     # shared by the cycles and hot spots of `latest`
         for d in ds:
-            for c in find_cycles(d):
+            for c in (find_cycles(d, held_by, waiters) if d is latest else find_cycles(d)):
                 k = frozenset(c.threads)
                 seen[k] += 1
                 last[k] = c
         cycles.extend(LockCycle(pod=c.pod, source=c.source, edges=c.edges, jvm_reported=c.jvm_reported,
                                 dumps_seen=seen[k]) for k, c in last.items())
-        latest = ds[-1]
-        hotspots.extend(find_hotspots(latest))
+        hotspots.extend(find_hotspots(latest, held_by=held_by, waiters=waiters))
         pools.extend(find_pool_waits(latest))
         gwaits.extend(goroutine_waits(latest))
         stuck.extend(find_stuck(ds))

@@ -89,9 +89,26 @@ def _text(frames: tuple[Frame, ...], depth: int) -> str:
     return "\n".join(f.function + " (" + f.location for f in frames[:depth])
 
 
-@lru_cache(maxsize=_CACHE)
+# Threads parsed from one stack share one frames tuple: a lookup by identity spares hashing the whole tuple
+# per thread (a tuple does not cache its hash). Each entry keeps its tuple alive, so an id is never reused
+# while it is a key here.
+_APP_BY_ID: dict[int, tuple[tuple[Frame, ...], Frame | None]] = {}
+
+
 def app_frame(frames: tuple[Frame, ...]) -> Frame | None:
     """The first frame outside the runtime and common libraries; the top frame when all are runtime."""
+    hit = _APP_BY_ID.get(id(frames))
+    if hit is not None and hit[0] is frames:
+        return hit[1]
+    f = _app_frame(frames)
+    if len(_APP_BY_ID) >= _CACHE:
+        _APP_BY_ID.clear()
+    _APP_BY_ID[id(frames)] = (frames, f)
+    return f
+
+
+@lru_cache(maxsize=_CACHE)
+def _app_frame(frames: tuple[Frame, ...]) -> Frame | None:
     for f in frames:
         if function_of(f).startswith(_LIBRARIES) or f.location.startswith("<") or "/lib/python" in f.location:
             continue
@@ -99,11 +116,16 @@ def app_frame(frames: tuple[Frame, ...]) -> Frame | None:
     return frames[0] if frames else None
 
 
+def idle_state(raw_state: str) -> bool:
+    """A Go wait reason that means idle whatever the stack shows ("IO wait", "select (no cases)")."""
+    return raw_state.startswith(_IDLE_STATES_GO)
+
+
 def is_idle(t: ThreadInfo, depth: int = 12) -> bool:
     """Waiting for work, not for a resource: pool workers on their queue, selectors, acceptors."""
     if not t.frames:
         return t.state != "BLOCKED" or t.raw_state in _IDLE_STATES_GO
-    if t.raw_state.startswith(_IDLE_STATES_GO):
+    if idle_state(t.raw_state):
         return True
     return _search(_IDLE_RE, t.frames, depth) is not None
 
@@ -131,11 +153,19 @@ def is_socket_read(t: ThreadInfo) -> bool:
 
 
 _POOL_SUFFIX = re.compile(r"[-_#. ]*(?:\d+|\[\d+\])$")
+_DIGITS = "0123456789"
 
 
 def pool_name(thread_name: str) -> str | None:
     """`http-nio-8080-exec-12` -> `http-nio-8080-exec`; None when the name carries no number."""
-    stripped = _POOL_SUFFIX.sub("", thread_name)
+    last = thread_name[-1:]
+    if last and last in _DIGITS and thread_name.isascii():
+        # What _POOL_SUFFIX removes from an ASCII name ending in a digit, with two rstrips (once per thread).
+        stripped = thread_name.rstrip(_DIGITS).rstrip("-_#. ")
+    elif last in ("]", "\n") or not thread_name.isascii():
+        stripped = _POOL_SUFFIX.sub("", thread_name)
+    else:
+        return None          # no digit at the end: _POOL_SUFFIX cannot match
     if stripped in ("Thread", "goroutine", "Dummy"):
         return None          # default names of unrelated threads, not a pool
     return stripped if stripped and stripped != thread_name else None

@@ -11,41 +11,73 @@ from ...model.threads import CycleEdge, HotSpot, LockCycle, LockRef, ThreadDump,
 from .frames import app_frame, lock_key
 
 # Waits that need another thread to let go of a lock (not Object.wait() or a condition, which need a signal).
-_ACQUIRING = ("monitor", "park", "semacquire")
+_ACQUIRING = frozenset(("monitor", "park", "semacquire"))
 
 
 def owners(dump: ThreadDump) -> dict[str, ThreadInfo]:
-    """lock key -> the thread holding it."""
+    """lock key -> the thread holding it (the first, in dump order)."""
     out: dict[str, ThreadInfo] = {}
+    # Threads with the same stack share one `held` tuple: its lock keys are computed once.
+    keys: dict[int, list[str]] = {}
     for t in dump.threads:
-        for ref in t.held:
-            out.setdefault(lock_key(ref.id), t)
+        held = t.held
+        if held:
+            ks = keys.get(id(held))
+            if ks is None:
+                ks = keys[id(held)] = [lock_key(r.id) for r in held]
+            for k in ks:
+                if k not in out:
+                    out[k] = t
     return out
 
 
-def _waiting_edge(t: ThreadInfo, held_by: dict[str, ThreadInfo], by_name: dict[str, ThreadInfo]) -> ThreadInfo | None:
-    if t.waiting_for is None or t.wait_kind not in _ACQUIRING:
-        return None
+def acquiring(dump: ThreadDump) -> list[ThreadInfo]:
+    """The threads waiting to acquire a lock someone may hold, in dump order."""
+    return [t for t in dump.threads if t.waiting_for is not None and t.wait_kind in _ACQUIRING]
+
+
+class _Names:
+    """name -> thread, built on first use: only the JMX / VisualVM forms, which name a lock's owner
+    instead of showing what it holds, need it, and it costs a dict entry per thread."""
+
+    def __init__(self, dump: ThreadDump) -> None:
+        self._dump = dump
+        self._map: dict[str, ThreadInfo] | None = None
+
+    def get(self, name: str) -> ThreadInfo | None:
+        if self._map is None:
+            self._map = {t.name: t for t in self._dump.threads}
+        return self._map.get(name)
+
+
+def _owner(t: ThreadInfo, held_by: dict[str, ThreadInfo], by_name: _Names) -> ThreadInfo | None:
+    assert t.waiting_for is not None
     owner = held_by.get(lock_key(t.waiting_for.id))
     if owner is None and t.owner_hint:
         owner = by_name.get(t.owner_hint)
-    return owner if owner is not None and owner is not t else None
+    return owner
 
 
-def find_cycles(dump: ThreadDump) -> list[LockCycle]:
-    held_by = owners(dump)
-    by_name = {t.name: t for t in dump.threads}
+def find_cycles(dump: ThreadDump, held_by: dict[str, ThreadInfo] | None = None,
+                waiters: list[ThreadInfo] | None = None) -> list[LockCycle]:
+    """Lock cycles of one dump. `held_by` and `waiters` (owners() and acquiring() of the dump) may be
+    passed in when the caller has them already."""
+    held_by = owners(dump) if held_by is None else held_by
+    by_name = _Names(dump)
     nxt: dict[int, ThreadInfo] = {}
-    for t in dump.threads:
-        o = _waiting_edge(t, held_by, by_name)
-        if o is not None:
+    starts: list[ThreadInfo] = []
+    for t in acquiring(dump) if waiters is None else waiters:
+        o = _owner(t, held_by, by_name)
+        if o is not None and o is not t:
             nxt[id(t)] = o
+            starts.append(t)
     # Each thread waits for at most one lock, so the wait-for graph is a functional graph: follow each
-    # chain once, colouring as we go; a chain that meets its own colour closed a cycle.
+    # chain once, colouring as we go; a chain that meets its own colour closed a cycle. Only threads with
+    # an edge can start a cycle (a chain from any other thread ends at once), so only they are walked.
     colour: dict[int, int] = {}
     cycles: list[LockCycle] = []
     reported = [frozenset(names) for names in dump.jvm_deadlocks]
-    for start in dump.threads:
+    for start in starts:
         path: list[ThreadInfo] = []
         cur: ThreadInfo | None = start
         while cur is not None and id(cur) not in colour:
@@ -67,20 +99,20 @@ def find_cycles(dump: ThreadDump) -> list[LockCycle]:
     return cycles
 
 
-def find_hotspots(dump: ThreadDump, min_waiters: int = 2) -> list[HotSpot]:
+def find_hotspots(dump: ThreadDump, min_waiters: int = 2, held_by: dict[str, ThreadInfo] | None = None,
+                  waiters: list[ThreadInfo] | None = None) -> list[HotSpot]:
     """Locks with at least `min_waiters` threads waiting to acquire them, most waiters first."""
-    held_by = owners(dump)
+    held_by = owners(dump) if held_by is None else held_by
     waiting: dict[str, list[ThreadInfo]] = {}
     refs: dict[str, LockRef] = {}
-    for t in dump.threads:
-        if t.waiting_for is None or t.wait_kind not in _ACQUIRING:
-            continue
+    for t in acquiring(dump) if waiters is None else waiters:
+        assert t.waiting_for is not None
         if t.wait_kind == "park" and not _is_lock(t.waiting_for, held_by):
             continue      # parked on a condition or a queue: waiting for a signal, not for a lock
         k = lock_key(t.waiting_for.id)
         waiting.setdefault(k, []).append(t)
         refs.setdefault(k, t.waiting_for)
-    by_name = {t.name: t for t in dump.threads}
+    by_name = _Names(dump)
     out = []
     for k, ws in waiting.items():
         if len(ws) < min_waiters:

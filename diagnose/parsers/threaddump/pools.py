@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections import Counter
 
 from ...model.threads import Frame, PoolWait, ThreadDump, ThreadInfo
-from .frames import app_frame, db_wait, is_idle, is_runtime, is_socket_read, pool_name
+from .frames import app_frame, db_wait, idle_state, is_idle, is_runtime, is_socket_read, pool_name
 
 MIN_POOL = 3
 
 
-def _signature(t: ThreadInfo) -> tuple[str, str, Frame | None] | None:
+def _signature(t: ThreadInfo) -> "_Signature | None":
     """(resource, detail, frame) of what a worker waits for; None when it is idle or computing."""
     db = db_wait(t)
     if db is not None:
@@ -31,7 +31,24 @@ def _signature(t: ThreadInfo) -> tuple[str, str, Frame | None] | None:
     return "other", t.frames[0].function, frame
 
 
+_Signature = tuple[str, str, Frame | None]
+
+
+def _memo_signature(t: ThreadInfo, memo: dict[tuple, _Signature | None]) -> _Signature | None:
+    """_signature, once per stack: threads parsed from one stack share their frames tuple and lock, so the
+    key is their identity (alive in the dump for the memo's lifetime) and the few per-thread values it reads."""
+    if not t.frames:
+        return _signature(t)             # idle or not by its raw state alone: no sharing to gain
+    key = (id(t.frames), t.state, t.wait_kind, id(t.waiting_for), idle_state(t.raw_state))
+    try:
+        return memo[key]
+    except KeyError:
+        s = memo[key] = _signature(t)
+        return s
+
+
 def find_pool_waits(dump: ThreadDump) -> list[PoolWait]:
+    memo: dict[tuple, _Signature | None] = {}
     pools: dict[str, list[ThreadInfo]] = {}
     for t in dump.threads:
         p = pool_name(t.name)
@@ -41,7 +58,7 @@ def find_pool_waits(dump: ThreadDump) -> list[PoolWait]:
     for name, members in pools.items():
         if len(members) < MIN_POOL:
             continue
-        sigs = Counter(s for s in (_signature(t) for t in members) if s is not None)
+        sigs = Counter(s for s in (_memo_signature(t, memo) for t in members) if s is not None)
         if not sigs:
             continue
         (resource, detail, frame), n = sigs.most_common(1)[0]
