@@ -2,10 +2,9 @@
 
 JSON (the fast path, docs/logs.md "How lines are counted"): a chunk's lines are counted by the reader
 with one bytes.count; one regex pass finds the line boundaries that are not `}` newline `{` (lines that
-do not start with `{` or do not end with `}`); a bytes.find pass per marker finds the lines that may
-hold a timeout. Only those two kinds of line are parsed with json.loads; every other line is
-structurally a JSON object and counted as read. Markers are regexes that start with a rare byte (see
-formats.JSON_MARKERS). Text formats (logfmt, nginx, Envoy) are checked line
+do not start with `{` or do not end with `}`); a regex pass per marker (formats.JSON_MARKERS) finds the
+lines that may hold a timeout. Only those two kinds of line are parsed with json.loads; every other line
+is structurally a JSON object and counted as read. Text formats (logfmt, nginx, Envoy) are checked line
 by line against their structural pattern and parsed when a line may hold an event.
 """
 
