@@ -43,12 +43,17 @@ def gather(opts: SourceOptions, target: Target, progress: Progress | None = None
     running: dict[str, tuple[threading.Thread, dict[str, object], float]] = {}
     lock = threading.Lock()
 
+    given = {}
     for name in LIVE_SOURCES:
         module = source_module(name)
         reason = module.skip_reason(opts)
         if reason:
             out[name] = Gathered(SourceStatus(name, "skipped", reason), {})
-            continue
+        else:
+            given[name] = module
+    _preload(given.values())
+
+    for name, module in given.items():
         started = time.monotonic()
         deadline = started + opts.timeout
         box: dict[str, object] = {}
@@ -62,6 +67,7 @@ def gather(opts: SourceOptions, target: Target, progress: Progress | None = None
                 result = DiagnoseError(f"{e.__class__.__name__}: {e}")
             with lock:
                 box["result"] = result
+                box["ended"] = time.monotonic()     # the source's own time, not when it was joined
 
         thread = threading.Thread(target=work, name=f"source-{name}", daemon=True)
         running[name] = (thread, box, started)
@@ -71,9 +77,10 @@ def gather(opts: SourceOptions, target: Target, progress: Progress | None = None
 
     for name, (thread, box, started) in running.items():
         thread.join(max(0.0, started + opts.timeout - time.monotonic()))
-        elapsed = int((time.monotonic() - started) * 1000)
         with lock:
             result = box.get("result")
+            ended = box.get("ended")
+        elapsed = int(((ended if isinstance(ended, float) else time.monotonic()) - started) * 1000)
         if result is None:
             status = SourceStatus(name, "error", f"no answer within {opts.timeout:g} s", elapsed)
             files: RawFiles = {}
@@ -85,6 +92,18 @@ def gather(opts: SourceOptions, target: Target, progress: Progress | None = None
         if progress:
             progress(name, status)
     return {name: out[name] for name in LIVE_SOURCES}
+
+
+def _preload(modules: object) -> None:
+    """Import the sources' client libraries in this thread, one after another, before any source
+    starts. Two threads importing `requests` at once can see it half-initialised (ImportError from
+    requests.utils); under the GIL the imports cost the same either way."""
+    for module in modules:  # type: ignore[attr-defined]
+        for name in getattr(module, "IMPORTS", ()):
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass        # the source reports a missing library itself, as its own error
 
 
 def _one_line(text: str) -> str:

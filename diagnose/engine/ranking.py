@@ -42,7 +42,15 @@ def rank(runbook: Runbook, results: Sequence[CheckResult], incident: Incident,
         if not ran:
             scored[step.cause] = (step.prior, "unknown", _unknown_reason(step, by_check))
             continue
-        scored[step.cause] = (confidence, _verdict(runbook, confidence, mine), None)
+        verdict = _verdict(runbook, confidence, mine)
+        gaps = [c for c in step.checks if c not in ran]
+        if verdict == "ruled_out" and gaps:
+            # What could not be looked at might have shown the cause: low, but not ruled out.
+            verdict = "unlikely"
+            notes.setdefault(step.cause, []).append(
+                "not ruled out, since part of its evidence is missing: " + _unknown_reason(
+                    Step(step.cause, step.title, step.prior, tuple(gaps), ()), by_check))
+        scored[step.cause] = (confidence, verdict, None)
 
     # An effect never outranks its cause when the data showed the cause's signals first.
     for rel in runbook.relations:

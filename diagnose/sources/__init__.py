@@ -3,6 +3,8 @@
 Each source is a module `diagnose/sources/<name>.py` with:
 
     NAME: str                                        # "kubernetes", "prometheus", "postgres", "thread-dumps"
+    IMPORTS: tuple[str, ...]                         # optional: client libraries the engine imports up front,
+                                                     # in one thread, before the sources start at once
     def skip_reason(opts: SourceOptions) -> str | None
         # None when the source was given; otherwise one line saying why it is skipped ("no --pg-dsn given")
     def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles

@@ -18,6 +18,8 @@ from ..errors import SourceError
 from .base import RawFiles, SourceOptions, Target
 
 NAME = "kubernetes"
+# Client libraries the engine imports before the sources start (see engine.gather._preload).
+IMPORTS = ("urllib3", "requests", "kubernetes.client", "kubernetes.config")
 SA_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 REDACTED = "<redacted>"

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     import psycopg
 
 NAME = "postgres"
+# Client libraries the engine imports before the sources start (see engine.gather._preload).
+IMPORTS = ("psycopg",)
 APPLICATION_NAME = "diagnose"
 # Marks our own statements so that they can be left out of pg_stat_statements.
 TAG = "/* diagnose */ "

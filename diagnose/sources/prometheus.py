@@ -28,6 +28,8 @@ from ..model.incident import iso
 from .base import RawFiles, SourceOptions, Target
 
 NAME = "prometheus"
+# Client libraries the engine imports before the sources start (see engine.gather._preload).
+IMPORTS = ("urllib3", "requests", "prometheus_api_client")
 MAX_POINTS = 240            # per series: enough to date an onset within a step, small on the wire
 MIN_STEP = 15               # seconds: the usual scrape interval; finer steps only repeat samples
 WORKERS = 4                 # concurrent queries: light on the server, well inside the deadline

@@ -103,3 +103,16 @@ def test_fix_commands_are_filled_from_facts_and_left_out_when_a_fact_is_missing(
         "kubectl scale deployment/user-auth-service -n production --replicas=5",)
     assert overload.fixes[1].commands == ()
     assert overload.title == "user-auth-service is overloaded"
+
+
+def test_a_cause_is_not_ruled_out_while_one_of_its_checks_could_not_run():
+    rb = Runbook(name="rb", title="rb", path="rb.yaml", signals=("x",), steps=(
+        Step("database", "DB", 0.2, ("pg", "pool"), ()),), verdicts={"likely": 0.7, "possible": 0.4, "unlikely": 0.15})
+    against = (Finding("database", "against", 3.0, "prometheus", "no thread waits for a connection"),)
+    ran_both = [CheckResult("pg", "ok"), CheckResult("pool", "ok", findings=against)]
+    assert rank(rb, ran_both, INC, {})[0].verdict == "ruled_out"
+    pg_failed = [CheckResult("pg", "error", error="postgres: no answer within 2 s"),
+                 CheckResult("pool", "ok", findings=against)]
+    cause = rank(rb, pg_failed, INC, {})[0]
+    assert cause.verdict == "unlikely"
+    assert any("no answer within 2 s" in n for n in cause.notes)
