@@ -41,7 +41,7 @@ class GroupAcc:
         if ev.namespace:
             self.namespaces[ev.namespace] += 1
         if len(self.kept) < keep:
-            self.kept.append(bytes(raw))
+            self.kept.append(bytes(raw.rstrip(b"\r")))
 
     def merge(self, o: "GroupAcc", keep: int) -> None:
         self.events += o.events

@@ -143,7 +143,7 @@ def _record(chunk: Chunk, start: int, raw: bytes, rec: dict, plan: Plan, part: P
         part.skip(_line_no(chunk, start) if part.wants_samples else None, f"unreadable fields ({e})")
         return
     if ev is not None:
-        part.groups.add(ev, raw.rstrip(b"\r"), plan.keep)
+        part.groups.add(ev, raw, plan.keep)
 
 
 def _line_no(chunk: Chunk, start: int) -> int:
