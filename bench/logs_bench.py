@@ -4,7 +4,7 @@
 
 Writes bench/out/app-<size>.jsonl if absent (mostly INFO lines, 2% seed-format timeout lines, one bad
 line in 100,000), warms the page cache, then times on the same file:
-  diagnose   `diagnose logs FILE --format json` (.venv/bin/diagnose, else `python -m diagnose.logs FILE`)
+  diagnose   `diagnose logs FILE --format json` (.venv/bin/diagnose, else `python -c` calling scan)
   grep       `grep -c timeout FILE`
   jq         `jq -cR 'fromjson? | select(.message|test("timeout"))' FILE | wc -l`
              (-R with fromjson? so the bad lines do not stop jq; plain `jq -c` aborts at the first one)
@@ -79,7 +79,9 @@ def diagnose_cmd(path: Path) -> list[str]:
     if script.exists():
         return [str(script), "logs", str(path), "--format", "json"]
     py = ROOT / ".venv" / "bin" / "python"
-    return [str(py if py.exists() else sys.executable), "-m", "diagnose.logs", str(path)]
+    code = ("import json, sys; from diagnose.logs.scan import scan; from diagnose.render.logs import to_json; "
+            "print(json.dumps(to_json(scan(sys.argv[1:]))))")
+    return [str(py if py.exists() else sys.executable), "-c", code, str(path)]
 
 
 def timed(cmd: list[str] | str, shell: bool = False, timeout: float | None = None) -> tuple[float, float, str]:
