@@ -12,9 +12,7 @@ def fixtures_dir() -> Path:
     repo = Path(__file__).resolve().parents[2] / "fixtures"
     if (repo / DEMO_BUNDLE / "manifest.json").is_file():
         return repo
-    from importlib.resources import files
-
-    return Path(str(files("diagnose._fixtures")))
+    return Path(__file__).resolve().parents[1] / "_fixtures"      # installed: shipped in the wheel
 
 
 def demo_bundle() -> Path:

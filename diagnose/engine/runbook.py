@@ -80,12 +80,8 @@ def runbook_dirs() -> list[Path]:
     """DIAGNOSE_RUNBOOKS (colon-separated) first, then the runbooks shipped with the package."""
     dirs = [Path(p) for p in os.environ.get("DIAGNOSE_RUNBOOKS", "").split(os.pathsep) if p]
     repo = Path(__file__).resolve().parents[2] / "runbooks"
-    if repo.is_dir():
-        dirs.append(repo)
-    else:
-        from importlib.resources import files
-
-        dirs.append(Path(str(files("diagnose._runbooks"))))
+    # A checkout reads runbooks/ at its top; an installed package, the copy shipped in the wheel.
+    dirs.append(repo if repo.is_dir() else Path(__file__).resolve().parents[1] / "_runbooks")
     return dirs
 
 
