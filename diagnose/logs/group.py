@@ -16,6 +16,11 @@ from .timestamps import to_datetime
 
 Key = tuple[str, str]
 
+# Memory stays bounded whatever the log says: at most this many (caller, upstream) groups (later new
+# pairs are counted in Groups.dropped), and this many distinct timeout / namespace values per group.
+MAX_GROUPS = 10_000
+MAX_VALUES = 1_000
+
 
 @dataclass
 class GroupAcc:
@@ -36,9 +41,9 @@ class GroupAcc:
                 self.last = ev.ts
         if ev.duration_ms is not None:
             self.durations.add(ev.duration_ms)
-        if ev.timeout_ms is not None:
+        if ev.timeout_ms is not None and (ev.timeout_ms in self.timeouts or len(self.timeouts) < MAX_VALUES):
             self.timeouts[ev.timeout_ms] += 1
-        if ev.namespace:
+        if ev.namespace and (ev.namespace in self.namespaces or len(self.namespaces) < MAX_VALUES):
             self.namespaces[ev.namespace] += 1
         if len(self.kept) < keep:
             self.kept.append(bytes(raw.rstrip(b"\r")))
@@ -59,21 +64,30 @@ class GroupAcc:
 class Groups:
     timeouts: dict[Key, GroupAcc] = field(default_factory=dict)
     failures: Counter[Key] = field(default_factory=Counter)
+    dropped: int = 0             # events of pairs beyond MAX_GROUPS
 
     def add(self, ev: Event, raw: bytes, keep: int) -> None:
         key = (ev.service, ev.upstream)
         if ev.kind != TIMEOUT:
-            self.failures[key] += 1
+            if key in self.failures or len(self.failures) < MAX_GROUPS:
+                self.failures[key] += 1
             return
         acc = self.timeouts.get(key)
         if acc is None:
+            if len(self.timeouts) >= MAX_GROUPS:
+                self.dropped += 1
+                return
             acc = self.timeouts[key] = GroupAcc()
         acc.add(ev, raw, keep)
 
     def merge(self, o: "Groups", keep: int) -> None:
+        self.dropped += o.dropped
         for key, acc in o.timeouts.items():
             mine = self.timeouts.get(key)
             if mine is None:
+                if len(self.timeouts) >= MAX_GROUPS:
+                    self.dropped += acc.events
+                    continue
                 mine = self.timeouts[key] = GroupAcc()
             mine.merge(acc, keep)
         self.failures.update(o.failures)

@@ -36,6 +36,7 @@ class LogScan:
     kept: dict[tuple[str, str], list[bytes]] = field(default_factory=dict)   # raw timeout lines per group
     formats: dict[str, int] = field(default_factory=dict)                    # lines per detected format
     failures: dict[tuple[str, str], int] = field(default_factory=dict)       # Envoy UF/URX, not timeouts
+    dropped: int = 0     # timeout events of (caller, upstream) pairs beyond group.MAX_GROUPS, not grouped
 
 
 def scan(paths: Sequence[str], *, keep_lines: int = 0, stdin: BinaryIO | None = None,
@@ -62,6 +63,7 @@ def scan(paths: Sequence[str], *, keep_lines: int = 0, stdin: BinaryIO | None = 
     result.incidents = incidents(groups)
     result.kept = {k: a.kept for k, a in groups.timeouts.items() if a.kept}
     result.failures = dict(groups.failures)
+    result.dropped = groups.dropped
     return result
 
 

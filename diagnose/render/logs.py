@@ -47,8 +47,12 @@ def _skip_lines(scan: "LogScan") -> list[str]:
 
 
 def _failure_lines(scan: "LogScan") -> list[str]:
-    return [f"{s} -> {u}: {n} upstream failures (Envoy UF/URX, not timeouts)"
-            for (s, u), n in sorted(scan.failures.items(), key=lambda kv: -kv[1])]
+    out = [f"{s} -> {u}: {n} upstream failures (Envoy UF/URX, not timeouts)"
+           for (s, u), n in sorted(scan.failures.items(), key=lambda kv: -kv[1])]
+    if scan.dropped:
+        out.append(f"{scan.dropped} timeout events of further caller/upstream pairs were not grouped "
+                   "(too many distinct pairs)")
+    return out
 
 
 def to_markdown(scan: "LogScan") -> str:

@@ -59,3 +59,18 @@ def test_events_without_timestamps_still_group(tmp_path):
     p.write_text('{"service":"a","upstream":"b","msg":"timed out"}\n' * 3)
     inc = scan([str(p)]).incidents[0]
     assert (inc.events, inc.first_seen, inc.rate_per_min) == (3, None, None)
+
+
+def test_distinct_pairs_beyond_the_cap_are_counted_not_grouped(tmp_path, monkeypatch):
+    import diagnose.logs.group as group
+
+    monkeypatch.setattr(group, "MAX_GROUPS", 3)
+    monkeypatch.setattr(group, "MAX_VALUES", 2)
+    lines = [json.dumps({"service": "a", "upstream": f"u{i}", "msg": "timeout", "timeout_ms": i}) for i in range(5)]
+    lines += [json.dumps({"service": "a", "upstream": "u0", "msg": "timeout", "timeout_ms": t}) for t in (7, 8, 9)]
+    p = tmp_path / "many.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    r = scan([str(p)])
+    assert len(r.incidents) == 3 and r.dropped == 2
+    u0 = next(i for i in r.incidents if i.upstream == "u0")
+    assert u0.events == 4 and u0.timeout_ms == 0      # {0: 1, 7: 1} kept; 8 and 9 over the cap
