@@ -237,7 +237,7 @@ def runbooks_validate(path: str | None) -> None:
 
 
 def _target(logs: Sequence[str], opts: dict[str, Any]):  # noqa: ANN202
-    from .errors import InputError, NoIncidentError
+    from .errors import NoIncidentError
     from .logs.scan import scan
     from .model.incident import Window
     from .sources.base import Target
@@ -246,10 +246,8 @@ def _target(logs: Sequence[str], opts: dict[str, Any]):  # noqa: ANN202
     incidents = [i for i in result.incidents
                  if (not opts.get("service") or i.service == opts["service"])
                  and (not opts.get("upstream") or i.upstream == opts["upstream"])]
-    if not incidents:
+    if not incidents:      # (scan itself raises InputError when no line at all was usable)
         wanted = " matching --service/--upstream" if opts.get("service") or opts.get("upstream") else ""
-        if result.lines and result.skipped == result.lines:
-            raise InputError(f"no line could be parsed ({result.lines} read)", path=", ".join(logs))
         raise NoIncidentError(f"no upstream timeout{wanted} found in {', '.join(logs)} "
                               f"({result.lines} lines read, {result.skipped} skipped)")
     incident = incidents[0]
