@@ -121,6 +121,7 @@ class _Doc:
     def __init__(self, path: str, text: str) -> None:
         self.path = path
         self.lines: dict[tuple[Any, ...], int] = {}
+        self._loader = yaml.SafeLoader("")      # only its scalar constructors are used
         try:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.YAMLError as e:
@@ -137,15 +138,16 @@ class _Doc:
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for k, v in node.value:
-                key = yaml.SafeLoader().construct_object(k) if not isinstance(k, yaml.ScalarNode) else k.value
+                if not isinstance(k, yaml.ScalarNode):
+                    raise RunbookError("keys must be plain names", path=self.path, line=k.start_mark.line + 1)
+                key = k.value
                 self.lines[at + (key,)] = k.start_mark.line + 1
                 out[key] = self._convert(v, at + (key,))
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self._convert(v, at + (i,)) for i, v in enumerate(node.value)]
-        loader = yaml.SafeLoader("")
         try:
-            return loader.construct_object(node, deep=True)
+            return self._loader.construct_object(node, deep=True)
         except yaml.YAMLError as e:
             raise RunbookError(f"bad value: {e}", path=self.path, line=self.lines[at]) from None
 

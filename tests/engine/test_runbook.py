@@ -99,3 +99,7 @@ def test_an_empty_file_is_an_error_not_a_crash():
 def test_yaml_is_loaded_safely():
     msg = error_of("name: !!python/object/apply:os.system ['echo hi']\n")
     assert "rb.yaml" in msg
+
+
+def test_a_mapping_used_as_a_key_is_an_error_not_a_crash():
+    assert "keys must be plain names" in error_of("? [a, b]\n: 1\n")
