@@ -7,8 +7,11 @@ file's directory (`<pod>/1.txt`) or, for files side by side, the name without it
 
 from __future__ import annotations
 
+import gc
 import re
+from contextlib import contextmanager
 from pathlib import PurePosixPath
+from typing import Iterator
 
 from ..errors import EvidenceError
 from ..model.threads import ThreadDump, ThreadEvidence
@@ -38,9 +41,23 @@ def _natural(path: str) -> list[object]:
     return [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", path)]
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a dump is parsed. A 50 MB dump makes ~100k thread records, none
+    of them garbage, and the collector would walk them again and again as they pile up (a fifth of the
+    parse time). Re-enabled at once, and only if it was on."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def parse_file(path: str, data: bytes, pod: str | None = None) -> tuple[list[ThreadDump], list[str]]:
     """The dumps in one file and notes about what could not be read. Never raises for bad content."""
-    if not data.strip():
+    if not data or data.isspace():       # isspace stops at the first non-blank byte; strip() copies 50 MB
         return [], [f"{path}: empty file skipped"]
     text, _enc = decode(data)
     found = detect(text)
@@ -48,7 +65,8 @@ def parse_file(path: str, data: bytes, pod: str | None = None) -> tuple[list[Thr
         return [], [f"{path}: not a thread dump (no JVM, Go or py-spy header), skipped"]
     name, parse = found
     try:
-        dumps = parse(text, path, pod or pod_of(path))
+        with _gc_paused():
+            dumps = parse(text, path, pod or pod_of(path))
     except EvidenceError as e:
         return [], [str(e)]
     except (ValueError, IndexError, KeyError, TypeError, RecursionError) as e:
