@@ -11,7 +11,7 @@ from typing import Iterable, Mapping, Sequence
 from ..model.finding import CheckResult, Fact, Finding
 from ..model.incident import Incident
 from ..model.report import CauseReport, Fix, Verdict
-from .runbook import Runbook, Step
+from .runbook import FixTemplate, Runbook, Step
 
 RAN = ("ok", "finding")
 # An effect never outranks its cause: it is placed this far below it.
@@ -154,11 +154,18 @@ def _fill(template: str, facts: Mapping[str, Fact]) -> str | None:
 
 
 def _fixes(step: Step, facts: Mapping[str, Fact]) -> tuple[Fix, ...]:
-    """Fixes whose every placeholder names a real object found; a fix that cannot be filled keeps its
-    summary and reason but no command, rather than printing a placeholder."""
-    out = []
-    for tmpl in step.fixes:
-        commands = [_fill(c, facts) for c in tmpl.commands]
-        summary = _fill(tmpl.summary, facts) or tmpl.summary
-        out.append(Fix(summary=summary, commands=tuple(c for c in commands if c), why=tmpl.why))
-    return tuple(out)
+    """Fixes that name real objects found. A fix whose summary names an object that was not found is
+    left out; a command that cannot be filled is left out (the advice stays) rather than printed with
+    a placeholder.
+    Fallback fixes (generic advice) are shown only when no specific fix could be filled."""
+    def fill(tmpl: FixTemplate) -> Fix | None:
+        summary = _fill(tmpl.summary, facts)
+        if summary is None:
+            return None
+        commands = tuple(c for c in (_fill(c, facts) for c in tmpl.commands) if c)
+        return Fix(summary=summary, commands=commands, why=tmpl.why)
+
+    specific = [f for f in (fill(t) for t in step.fixes if not t.fallback) if f]
+    if specific:
+        return tuple(specific)
+    return tuple(f for f in (fill(t) for t in step.fixes if t.fallback) if f)

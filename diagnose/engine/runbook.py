@@ -28,6 +28,7 @@ class FixTemplate:
     summary: str
     commands: tuple[str, ...]
     why: str
+    fallback: bool = False      # shown only when no other fix of the cause could name its objects
 
     def placeholders(self) -> set[str]:
         names: set[str] = set()
@@ -219,12 +220,14 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
         for j, fx in enumerate(raw.get("fixes") or []):
             fat = at + ("fixes", j)
             need(fat, dict, "a mapping")
-            _only(doc, fat, fx, {"summary", "commands", "why"})
+            _only(doc, fat, fx, {"summary", "commands", "why", "fallback"})
             commands = need(fat + ("commands",), list, "a list of commands")
             for k, c in enumerate(commands):
                 need(fat + ("commands", k), str, "a string")
             fix = FixTemplate(summary=need(fat + ("summary",), str, "a string"), commands=tuple(commands),
-                              why=need(fat + ("why",), str, "a string"))
+                              why=need(fat + ("why",), str, "a string"),
+                              fallback=need(fat + ("fallback",), bool, "true or false") if "fallback" in fx
+                              else False)
             try:
                 fix.placeholders()
             except ValueError as e:

@@ -26,7 +26,7 @@ class Progress:
         if self.enabled:
             from rich.console import Console
 
-            self._console = Console(stderr=True)
+            self._console = Console(stderr=True, highlight=False)
             self._status = self._console.status("gathering evidence ...")
             self._status.__enter__()
         return self

@@ -116,3 +116,17 @@ def test_a_cause_is_not_ruled_out_while_one_of_its_checks_could_not_run():
     cause = rank(rb, pg_failed, INC, {})[0]
     assert cause.verdict == "unlikely"
     assert any("no answer within 2 s" in n for n in cause.notes)
+
+
+def test_a_fix_naming_an_object_not_found_is_left_out_and_the_fallback_shown_instead():
+    fixes = [FixTemplate("End the session that blocks the others (pid {pid})",
+                         ("psql -d {db} -c 'SELECT pg_terminate_backend({pid});'",), "releases the locks"),
+             FixTemplate("Find the long-running queries of {upstream}'s database", ("psql -c 'SELECT 1'",),
+                         "generic", fallback=True)]
+    rb = book(fixes=fixes)
+    quiet = by_id(rank(rb, [CheckResult("res", "ok")], INC, {"upstream": "user-auth-service"}))["overload"]
+    assert [f.summary for f in quiet.fixes] == ["Find the long-running queries of user-auth-service's database"]
+    found = [CheckResult("res", "finding", findings=(
+        Finding("overload", "for", 1.0, "postgres", "blocked", facts={"pid": 4242, "db": "auth"}),))]
+    loud = by_id(rank(rb, found, INC, {"upstream": "user-auth-service"}))["overload"]
+    assert [f.commands for f in loud.fixes] == [("psql -d auth -c 'SELECT pg_terminate_backend(4242);'",)]
