@@ -116,9 +116,13 @@ def _app_frame(frames: tuple[Frame, ...]) -> Frame | None:
     return frames[0] if frames else None
 
 
+_IDLE_FIRST = frozenset(s[0] for s in _IDLE_STATES_GO)
+
+
 def idle_state(raw_state: str) -> bool:
     """A Go wait reason that means idle whatever the stack shows ("IO wait", "select (no cases)")."""
-    return raw_state.startswith(_IDLE_STATES_GO)
+    # The first-letter test spares the tuple startswith for JVM headers ("#12 daemon prio=5 ..."), once per thread.
+    return raw_state[:1] in _IDLE_FIRST and raw_state.startswith(_IDLE_STATES_GO)
 
 
 def is_idle(t: ThreadInfo, depth: int = 12) -> bool:

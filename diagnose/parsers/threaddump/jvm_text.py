@@ -302,9 +302,10 @@ def _tid(rest: str) -> str:
             return rest[j:k]
     i = rest.find("nid=")
     if i == 0 or i > 0 and rest[i - 1] == " ":
-        value = rest[i + 4:].split(None, 1)
-        if value and not rest[i + 4:i + 5].isspace():
-            return value[0]             # "prio=10 tid=0x... nid=568": what _NID finds, without a regex
+        k = rest.find(" ", i + 4)
+        value = rest[i + 4:k] if k >= 0 else rest[i + 4:]
+        if value and value.isprintable():
+            return value                # "prio=10 tid=0x... nid=568": what _NID's \S+ finds (no other blank is printable)
     m = _NID.search(rest) or _TID_NUM.search(rest)
     return m.group(1) if m else ""
 
