@@ -4,18 +4,41 @@ These two commands are the only ones this tool ever runs in a pod, and only when
 kept as exec/<pod>/<container>-1.txt among the kubernetes source's files; the engine hands files under
 exec/ to the thread-dump parser. A pod that refuses (403 on pods/exec, no jcmd or jstack) is noted in
 exec/errors.json and costs the rest nothing.
+
+The exec API is a WebSocket (v4.channel.k8s.io): stdout on channel 1, stderr on 2, and on 3 a Status
+document, {"status": "Success"} or a Failure whose details.causes holds the ExitCode. A Failure without
+one (the runtime could not start the command: not in the image) has no exit code at all.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from .base import RawFiles
 
-COMMANDS = (["jcmd", "1", "Thread.print"], ["jstack", "1"])
+COMMANDS: tuple[tuple[str, ...], ...] = (("jcmd", "1", "Thread.print"), ("jstack", "1"))
 MAX_PODS = 5                  # a few dumps tell the story; more would only spend the budget
+MIN_LEFT_S = 0.5              # below this, a dump of a busy JVM cannot arrive in time: not started
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    code: int | None          # None: no exit code (timed out, or the command could not be started)
+    stdout: bytes
+    stderr: bytes
+    message: str              # the Status message of a Failure, or why there is no exit code
+
+
+class Refused(Exception):
+    """The API server refused the exec itself (an HTTP status on the upgrade): no command ran."""
+
+    def __init__(self, status: int | None, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def jvm_containers(pods_json: bytes | None) -> list[tuple[str, str]]:
@@ -24,9 +47,12 @@ def jvm_containers(pods_json: bytes | None) -> list[tuple[str, str]]:
 
     if not pods_json:
         return []
-    doc = json.loads(pods_json)
+    try:
+        doc = json.loads(pods_json)
+    except ValueError:
+        return []
     out = []
-    for pod in doc.get("items") or ():
+    for pod in (doc.get("items") or ()) if isinstance(doc, dict) else ():
         if (pod.get("status") or {}).get("phase") != "Running":
             continue
         running = {s.get("name") for s in (pod.get("status") or {}).get("containerStatuses") or ()
@@ -37,44 +63,139 @@ def jvm_containers(pods_json: bytes | None) -> list[tuple[str, str]]:
     return out[:MAX_PODS]
 
 
-def _run(api: Any, namespace: str, pod: str, container: str, command: list[str], timeout: float) -> tuple[int, str]:
+def exit_of(status_doc: bytes, finished: bool) -> tuple[int | None, str]:
+    """(exit code, message) from the error channel's Status document."""
+    if not finished:
+        return None, "no answer before the --timeout budget was spent"
+    try:
+        doc = json.loads(status_doc) if status_doc.strip() else None
+    except ValueError:
+        return None, status_doc.decode("utf-8", "replace").strip()[:200]
+    if not isinstance(doc, dict):
+        return None, "the connection ended without an exit status"
+    if doc.get("status") == "Success":
+        return 0, ""
+    message = str(doc.get("message") or doc.get("reason") or "Failure")
+    for cause in (doc.get("details") or {}).get("causes") or ():
+        if isinstance(cause, dict) and cause.get("reason") == "ExitCode":
+            try:
+                return int(str(cause.get("message"))), message
+            except ValueError:
+                break
+    return None, message
+
+
+def _refusal(e: BaseException) -> Refused | None:
+    """The handshake's HTTP status and the Status message, when the upgrade was answered with one.
+
+    The client wraps websocket-client's WebSocketBadStatusException in ApiException(status=0), so the
+    status and body are on the exception it was raised from."""
+    inner = e.__context__ or e.__cause__
+    status = getattr(inner, "status_code", None)
+    if status is None:
+        return None
+    body = getattr(inner, "resp_body", None) or b""
+    try:
+        message = str(json.loads(body).get("message") or "")
+    except (ValueError, AttributeError):
+        message = body.decode("utf-8", "replace").strip() if isinstance(body, bytes) else str(body)
+    return Refused(int(status), message.splitlines()[0][:300] if message else f"HTTP {status}")
+
+
+def _exec(api: Any, namespace: str, pod: str, container: str, command: tuple[str, ...], timeout: float) -> ExecResult:
     from kubernetes import client
     from kubernetes.stream import stream
 
     core = client.CoreV1Api(api)
-    ws = stream(core.connect_get_namespaced_pod_exec, pod, namespace, container=container, command=command,
-                stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False,
-                _request_timeout=timeout)
     try:
+        # binary: the client decodes text frame by frame, which mangles a UTF-8 character split between
+        # two frames; the bytes are kept as they came and decoded once, by the parser.
+        ws = stream(core.connect_get_namespaced_pod_exec, pod, namespace, container=container,
+                    command=list(command), stderr=True, stdin=False, stdout=True, tty=False, binary=True,
+                    _preload_content=False, _request_timeout=timeout)
+    except Exception as e:  # the client raises ApiException(status=0) for every handshake failure
+        raise (_refusal(e) or e) from None
+    try:
+        if ws.sock is not None and ws.sock.sock is not None:
+            ws.sock.settimeout(timeout)        # a frame that stops half-way must not hold the read forever
         ws.run_forever(timeout=timeout)
-        out = ws.read_stdout() if ws.is_open() else ""
-        out = (ws.read_channel(1) or "") if not out else out
-        code = ws.returncode
+        finished = not ws.is_open()
+        out, err, status = ws.read_channel(1), ws.read_channel(2), ws.read_channel(3)
     finally:
         ws.close()
-    return (int(code) if code is not None else 1), out or ""
+    code, message = exit_of(status or b"", finished)
+    return ExecResult(code, out or b"", err or b"", message)
+
+
+def _run(api: Any, namespace: str, pod: str, container: str, command: tuple[str, ...], timeout: float) -> ExecResult:
+    """_exec within `timeout`: the client opens its WebSocket with no timeout, so an API server or kubelet
+    that accepts the connection and never answers the upgrade would otherwise hold the run forever. The
+    thread left waiting is a daemon and ends with the process."""
+    box: list[ExecResult | BaseException] = []
+
+    def work() -> None:
+        try:
+            box.append(_exec(api, namespace, pod, container, command, timeout))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            box.append(e)
+
+    t = threading.Thread(target=work, name=f"exec {pod}/{container}", daemon=True)
+    t.start()
+    t.join(timeout + 1.0)
+    if not box:
+        return ExecResult(None, b"", b"", "no answer before the --timeout budget was spent")
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return box[0]
+
+
+def _failure(command: tuple[str, ...], r: ExecResult) -> str:
+    said = r.stderr.decode("utf-8", "replace").strip().splitlines()
+    why = f"exit {r.code}" if r.code is not None else r.message
+    if r.code == 0:
+        why = "exit 0 but printed nothing"
+    return f"{' '.join(command)}: {why}" + (f": {said[0][:200]}" if said else "")
 
 
 def thread_dumps(api: Any, namespace: str, pods_json: bytes | None, deadline: float) -> RawFiles:
     files: RawFiles = {}
     errors: dict[str, str] = {}
+    refused: str | None = None
     for pod, container in jvm_containers(pods_json):
+        key = f"{pod}/{container}"
+        if refused:
+            # RBAC on pods/exec is per namespace: the next pod would be refused the same way.
+            errors[key] = f"not tried: {refused}"
+            continue
+        tried: list[str] = []
         for command in COMMANDS:
             left = deadline - time.monotonic()
-            if left < 0.5:
-                errors[f"{pod}/{container}"] = "not run: the --timeout budget was spent"
+            if left < MIN_LEFT_S:
+                tried.append("not run: the --timeout budget was spent")
                 break
             try:
-                code, out = _run(api, namespace, pod, container, command, left)
-            except Exception as e:  # the client raises ApiException, WebSocket errors: one line each
-                errors[f"{pod}/{container}"] = f"{' '.join(command)}: {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}"
-                if "403" in str(e) or "Forbidden" in str(e):
-                    break
-                continue
-            if code == 0 and "Full thread dump" in out or (code == 0 and out.strip()):
-                files[f"exec/{pod}/{container}-1.txt"] = out.encode()
+                r = _run(api, namespace, pod, container, command, left)
+            except Refused as e:
+                # The pod or the verb was refused, not the command: the other command would fare the same.
+                tried.append(f"exec refused (HTTP {e.status}): {e}")
+                if e.status in (401, 403):
+                    refused = f"exec refused (HTTP {e.status}) in namespace {namespace}"
                 break
-            errors[f"{pod}/{container}"] = f"{' '.join(command)}: exit {code}"
+            except Exception as e:  # WebSocket and socket errors, one line each
+                # ApiException's str() starts with "(0)"; its reason is the WebSocket error's own words.
+                text = str(getattr(e, "reason", None) or e)
+                first = text.splitlines()[0][:200] if text.strip() else type(e).__name__
+                tried.append(f"{' '.join(command)}: {first}")
+                continue
+            if r.code == 0 and r.stdout.strip():
+                files[f"exec/{pod}/{container}-1.txt"] = r.stdout
+                tried = []
+                break
+            tried.append(_failure(command, r))
+            if r.code is None and r.message.startswith("no answer"):
+                break                         # the budget is gone; jstack would not fare better
+        if tried:
+            errors[key] = "; ".join(tried)
     if errors:
         files["exec/errors.json"] = (json.dumps(errors, indent=1) + "\n").encode()
     return files

@@ -4,22 +4,42 @@ It serves a dict of API path -> document (fixtures/build/kubernetes.py `cluster(
 labelSelector and fieldSelector=metadata.name as the API server does, answers 404 Status documents for
 paths it does not know, and can be told to answer some paths with a given Status (403) or slowly.
 Use as a context manager; `kubeconfig(tmp_path)` writes a kubeconfig pointing the real client at it.
+
+It also serves pods/exec as the API server does for the official client: a WebSocket (RFC 6455) carrying
+the channel.k8s.io protocol, answered from a table (pod, container, command) -> (stdout, stderr, exit code).
+Each binary message starts with its channel byte (1 stdout, 2 stderr, 3 the final Status document), and
+the connection ends with a close frame. See `_Exec`.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, urlsplit
 
 from fixtures.build.kubernetes import answer
 
 TOKEN = "test-token-not-a-secret"
+EXEC_PATH = re.compile(r"/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<pod>[^/]+)/exec")
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"          # RFC 6455 section 1.3
+# What this server speaks, in no order of its own: like the API server, it takes the first protocol in the
+# client's list that it knows. v4 is the one whose error channel carries the JSON Status document.
+EXEC_PROTOCOLS = ("v4.channel.k8s.io", "channel.k8s.io")
+CHUNK = 32 * 1024                                         # the API server copies streams 32 KiB at a time
+STDOUT, STDERR, ERROR = 1, 2, 3
+
+# (pod, container, command) -> (stdout, stderr, exit code)
+ExecTable = dict[tuple[str, str, tuple[str, ...]], tuple[bytes, bytes, int]]
 
 
 @dataclass
@@ -28,6 +48,7 @@ class Request:
     path: str
     query: dict[str, str]
     authorization: str
+    command: tuple[str, ...] = ()            # pods/exec: every `command` parameter, in order
 
 
 @dataclass
@@ -36,6 +57,8 @@ class KubeAPI:
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)   # path -> Status document to answer
     slow: dict[str, float] = field(default_factory=dict)                # path -> seconds to wait first
     requests: list[Request] = field(default_factory=list)
+    exec_results: ExecTable = field(default_factory=dict)
+    exec_protocols: tuple[str, ...] = EXEC_PROTOCOLS
     _server: ThreadingHTTPServer | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -59,16 +82,27 @@ class KubeAPI:
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
-                query = dict(parse_qsl(parts.query))
-                api.requests.append(Request("GET", parts.path, query, self.headers.get("Authorization", "")))
+                pairs = parse_qsl(parts.query)
+                query = dict(pairs)
+                command = tuple(v for k, v in pairs if k == "command")
+                api.requests.append(Request("GET", parts.path, query, self.headers.get("Authorization", ""),
+                                            command))
                 delay = api.slow.get(parts.path)
                 if delay:
                     api._stop.wait(delay)          # ends early when the server stops
                 if parts.path in api.statuses:
                     doc = api.statuses[parts.path]
                     status = int(doc.get("code", 500))
+                elif (m := EXEC_PATH.fullmatch(parts.path)) is not None:
+                    refused = _Exec(api, self, m["ns"], m["pod"], query.get("container", ""), command).serve()
+                    if refused is None:
+                        return
+                    status, doc = refused
                 else:
                     status, doc = answer(api.docs, parts.path, query)
+                self.send_status(status, doc)
+
+            def send_status(self, status: int, doc: dict[str, Any]) -> None:
                 body = json.dumps(doc).encode()
                 try:
                     self.send_response(status)
@@ -104,8 +138,129 @@ class KubeAPI:
         return path
 
     def lists(self) -> list[Request]:
-        """The List calls made (discovery GETs of /apis/<group> left out)."""
-        return [r for r in self.requests if r.path.count("/") > 2]
+        """The List calls made (discovery GETs of /apis/<group> and pods/exec left out)."""
+        return [r for r in self.requests if r.path.count("/") > 2 and not EXEC_PATH.fullmatch(r.path)]
+
+    def execs(self) -> list[Request]:
+        """The pods/exec requests made, upgraded or refused."""
+        return [r for r in self.requests if EXEC_PATH.fullmatch(r.path)]
+
+
+def _status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                           "message": message, "reason": reason, "details": details or {}, "code": code}
+    return doc
+
+
+def exit_status(command: tuple[str, ...], code: int) -> dict[str, Any]:
+    """The Status document the kubelet ends an exec with (error channel of v4.channel.k8s.io)."""
+    if code == 0:
+        return {"metadata": {}, "status": "Success"}
+    return {"metadata": {}, "status": "Failure",
+            "message": f"command terminated with non-zero exit code: error executing command [{' '.join(command)}], "
+                       f"exit code {code}",
+            "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+
+
+def not_in_image(command: tuple[str, ...]) -> dict[str, Any]:
+    """What containerd/runc answer when the executable is not in the image: no exit code at all."""
+    why = ("error executing command in container: failed to exec in container: failed to start exec "
+           '"3f9c2a71e0b4": OCI runtime exec failed: exec failed: unable to start container process: exec: '
+           f'"{command[0] if command else ""}": executable file not found in $PATH: unknown')
+    doc = _status(500, "InternalError", f"Internal error occurred: {why}", {"causes": [{"message": why}]})
+    del doc["kind"], doc["apiVersion"]
+    return doc
+
+
+def ws_frame(opcode: int, payload: bytes) -> bytes:
+    """One final, unmasked server frame (RFC 6455 section 5.2)."""
+    n = len(payload)
+    if n < 126:
+        head = bytes([0x80 | opcode, n])
+    elif n < 1 << 16:
+        head = bytes([0x80 | opcode, 126]) + struct.pack("!H", n)
+    else:
+        head = bytes([0x80 | opcode, 127]) + struct.pack("!Q", n)
+    return head + payload
+
+
+def _read_frame(stream: BinaryIO) -> int | None:
+    """Read one client frame (masked, as RFC 6455 requires of clients) and return its opcode; None at EOF."""
+    head = stream.read(2)
+    if len(head) < 2:
+        return None
+    n = head[1] & 0x7F
+    if n == 126:
+        n = struct.unpack("!H", stream.read(2))[0]
+    elif n == 127:
+        n = struct.unpack("!Q", stream.read(8))[0]
+    if head[1] & 0x80:
+        stream.read(4)                       # the masking key: the payload is ignored anyway
+    if len(stream.read(n)) < n:
+        return None
+    return head[0] & 0x0F
+
+
+class _Exec:
+    """One pods/exec request: refuse it as the API server would, or upgrade it and play the table's answer."""
+
+    def __init__(self, api: KubeAPI, handler: BaseHTTPRequestHandler, ns: str, pod: str, container: str,
+                 command: tuple[str, ...]) -> None:
+        self.api, self.h, self.ns, self.pod, self.container, self.command = api, handler, ns, pod, container, command
+
+    def _pod(self) -> dict[str, Any] | None:
+        items = (self.api.docs.get(f"/api/v1/namespaces/{self.ns}/pods") or {}).get("items") or ()
+        return next((p for p in items if p["metadata"]["name"] == self.pod), None)
+
+    def serve(self) -> tuple[int, dict[str, Any]] | None:
+        pod = self._pod()
+        if pod is None:
+            return 404, _status(404, "NotFound", f'pods "{self.pod}" not found', {"name": self.pod, "kind": "pods"})
+        names = [c["name"] for c in pod["spec"]["containers"]]
+        if self.container not in names:
+            return 400, _status(400, "BadRequest", f"container {self.container} is not valid for pod {self.pod}")
+        if not self.command:
+            return 400, _status(400, "BadRequest", "you must specify at least 1 command")
+        if self.h.headers.get("Upgrade", "").lower() != "websocket" or not self.h.headers.get("Sec-WebSocket-Key"):
+            return 400, _status(400, "BadRequest", "Upgrade request required")
+        offered = [p.strip() for p in self.h.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+        chosen = next((p for p in offered if p in self.api.exec_protocols), None)
+        if chosen is None:
+            return 400, _status(400, "BadRequest", f"requested protocol(s) are not supported: {offered}; "
+                                f"supported protocols: {list(self.api.exec_protocols)}")
+        self._upgrade(chosen)
+        return None
+
+    def _upgrade(self, protocol: str) -> None:
+        h = self.h
+        accept = base64.b64encode(hashlib.sha1((h.headers["Sec-WebSocket-Key"].strip() + WS_GUID).encode())
+                                  .digest()).decode()
+        h.close_connection = True
+        try:
+            h.send_response(101, "Switching Protocols")
+            h.send_header("Upgrade", "websocket")
+            h.send_header("Connection", "Upgrade")
+            h.send_header("Sec-WebSocket-Accept", accept)
+            h.send_header("Sec-WebSocket-Protocol", protocol)
+            h.end_headers()
+            found = self.api.exec_results.get((self.pod, self.container, self.command))
+            out, err, code = found if found is not None else (b"", b"", 0)
+            for channel, data in ((STDOUT, out), (STDERR, err)):
+                for i in range(0, len(data), CHUNK):
+                    h.wfile.write(ws_frame(0x2, bytes([channel]) + data[i:i + CHUNK]))
+            status = exit_status(self.command, code) if found is not None else not_in_image(self.command)
+            if protocol == "channel.k8s.io":       # v1: the error channel carries plain text, and only on failure
+                if status["status"] != "Success":
+                    h.wfile.write(ws_frame(0x2, bytes([ERROR]) + str(status["message"]).encode()))
+            else:
+                h.wfile.write(ws_frame(0x2, bytes([ERROR]) + json.dumps(status).encode()))
+            h.wfile.write(ws_frame(0x8, struct.pack("!H", 1000)))
+            # Read (and ignore) what the client sends until its close frame answers ours, then hang up.
+            h.connection.settimeout(5.0)
+            while (op := _read_frame(h.rfile)) is not None and op != 0x8:
+                pass
+        except (OSError, socket.timeout, struct.error):
+            pass                                    # the client went away: as a real server sees it
 
 
 def wait_until(cond: Any, seconds: float = 5.0) -> bool:
