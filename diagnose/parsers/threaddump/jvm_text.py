@@ -37,7 +37,7 @@ _DEADLOCK = re.compile(r"^Found one Java-level deadlock:.*$", re.M)
 _DEADLOCK_END = re.compile(r"^Found \d+ deadlocks?\.\s*$", re.M)
 _DL_ENTRY = re.compile(r'^"(?P<name>.*)":\s*$', re.M)
 _NID = re.compile(r"\bnid=(\S+)")
-_TID_NUM = re.compile(r"(?:^| )#(\d+)")
+_TID_NUM = re.compile(r"(?:^| )#(\d+)|\bid=(\d+) in ")
 
 _HEADER_STATES: tuple[tuple[str, State, WaitKind | None], ...] = (
     ("waiting for monitor entry", "BLOCKED", "monitor"),
@@ -306,8 +306,11 @@ def _tid(rest: str) -> str:
         value = rest[i + 4:k] if k >= 0 else rest[i + 4:]
         if value and value.isprintable():
             return value                # "prio=10 tid=0x... nid=568": what _NID's \S+ finds (no other blank is printable)
-    m = _NID.search(rest) or _TID_NUM.search(rest)
-    return m.group(1) if m else ""
+    m = _NID.search(rest)
+    if m:
+        return m.group(1)
+    m = _TID_NUM.search(rest)
+    return (m.group(1) or m.group(2)) if m else ""
 
 
 def _is_io(fn: str) -> bool:
