@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from servers.postgres import pg_server  # noqa: F401  (pytest fixture, found here by name)
 
 from fixtures.build import kubernetes as fk
 from fixtures.build import prometheus as gen
-from servers.postgres import pg_server  # noqa: F401  (pytest fixture, found here by name)
 from tests.servers.kube_api import KubeAPI
 from tests.servers.prometheus import start_or_skip
 

@@ -13,8 +13,19 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from ..errors import EvidenceError
-from ..model.kube import (HPA, Container, Deployment, Event, KubeEvidence, Node, Pod, PodUsage, Probe,
-                          ReplicaSet, Service)
+from ..model.kube import (
+    HPA,
+    Container,
+    Deployment,
+    Event,
+    KubeEvidence,
+    Node,
+    Pod,
+    PodUsage,
+    Probe,
+    ReplicaSet,
+    Service,
+)
 from ..sources.base import RawFiles, Target
 from . import mesh
 from .podhealth import pod_health, ts

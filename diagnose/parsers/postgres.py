@@ -17,8 +17,17 @@ from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from ..errors import EvidenceError
-from ..model.database import (BlockingChain, Connections, DatabaseEvidence, HeldLock, IndexSuggestion, Session,
-                              StatementStat, TableScan, fmt_age)
+from ..model.database import (
+    BlockingChain,
+    Connections,
+    DatabaseEvidence,
+    HeldLock,
+    IndexSuggestion,
+    Session,
+    StatementStat,
+    TableScan,
+    fmt_age,
+)
 from ..model.incident import parse_iso
 from ..sources.base import RawFiles, Target
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fixtures.build import scenario as sc
-
 from diagnose.model.evidence import Evidence
 from diagnose.model.incident import Incident, Percentiles, Window
 from diagnose.model.kube import KubeEvidence
 from diagnose.parsers.kubernetes import load
 from diagnose.sources.base import RawFiles, Target
+from fixtures.build import scenario as sc
 
 INCIDENT = Incident(service=sc.CALLER, upstream=sc.UPSTREAM, events=40, first_seen=sc.ONSET, last_seen=sc.LAST,
                     timeout_ms=sc.CALLER_TIMEOUT_MS, duration_ms=Percentiles(15000, 15000, 15000))

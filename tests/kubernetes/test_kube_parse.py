@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from fixtures.build import kubernetes as fk
-from fixtures.build import scenario as sc
-from tests.kubernetes.kube_helpers import evidence
 
 from diagnose.errors import EvidenceError
 from diagnose.parsers.kubernetes import parse_quantity, status_reason
 from diagnose.parsers.mesh import parse_duration_ms
+from fixtures.build import kubernetes as fk
+from fixtures.build import scenario as sc
+from tests.kubernetes.kube_helpers import evidence
 
 
 @pytest.mark.parametrize("text,value", [("500m", 0.5), ("1", 1.0), ("1Gi", 2.0**30), ("1843Mi", 1843 * 2.0**20),

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
 from fixtures.build import kubernetes as fk
 from fixtures.build import scenario as sc
 from tests.servers.kube_api import KubeAPI

@@ -8,16 +8,16 @@ import time
 from pathlib import Path
 
 import pytest
+
+from diagnose.checks.kubernetes import pod_resources
+from diagnose.errors import SourceError
+from diagnose.model.check import MARK
+from diagnose.sources import kubernetes as source
+from diagnose.sources.base import SourceOptions
 from fixtures.build import kubernetes as fk
 from fixtures.build import scenario as sc
 from tests.kubernetes.kube_helpers import evidence, target
 from tests.servers.kube_api import TOKEN, KubeAPI
-
-from diagnose.errors import SourceError
-from diagnose.model.check import MARK
-from diagnose.checks.kubernetes import pod_resources
-from diagnose.sources import kubernetes as source
-from diagnose.sources.base import SourceOptions
 
 NS = sc.NAMESPACE
 HPA_PATH = f"/apis/autoscaling/v2/namespaces/{NS}/horizontalpodautoscalers"

@@ -12,6 +12,7 @@ from typing import Iterator
 
 import psycopg
 import pytest
+from servers.postgres import APP, AUTH_DB, OTHER_DB, ROLE_PASSWORDS, Scene, flush_stats, free_port, wait_until
 
 from diagnose.checks.database import PARAMS, postgres
 from diagnose.errors import SourceError
@@ -21,7 +22,6 @@ from diagnose.model.incident import Incident, Window
 from diagnose.parsers.postgres import load
 from diagnose.sources import postgres as source
 from diagnose.sources.base import RawFiles, SourceOptions, Target
-from servers.postgres import APP, AUTH_DB, OTHER_DB, ROLE_PASSWORDS, Scene, flush_stats, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 

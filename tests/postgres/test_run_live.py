@@ -19,7 +19,6 @@ from typing import Any, Iterator
 
 import psycopg
 import pytest
-
 from servers.postgres import APP, AUTH_DB, ROLE_PASSWORDS, Scene, free_port, wait_until
 
 pytestmark = pytest.mark.integration

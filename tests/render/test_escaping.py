@@ -1,6 +1,6 @@
 import io
-import re
 import json
+import re
 from datetime import datetime, timezone
 
 from rich.console import Console
