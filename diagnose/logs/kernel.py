@@ -6,6 +6,10 @@ do not start with `{` or do not end with `}`); a regex pass per marker (formats.
 lines that may hold a timeout. Only those two kinds of line are parsed with json.loads; every other line
 is structurally a JSON object and counted as read. Text formats (logfmt, nginx, Envoy) are checked line
 by line against their structural pattern and parsed when a line may hold an event.
+
+A line its file's format does not take (not JSON in a JSON file, not nginx in an nginx file) is offered
+to the other formats (formats.parse_any) and is skipped only when none takes it: logs mix formats (an
+ingress controller, a sidecar's lines in an app's stream). Only such lines pay for it.
 """
 
 from __future__ import annotations
@@ -48,13 +52,21 @@ class Part:
 @dataclass(frozen=True)
 class Plan:
     fmt: str
-    markers: tuple[re.Pattern[bytes], ...]
+    markers: tuple[tuple[bytes, re.Pattern[bytes]], ...]      # (first byte, marker)
     keep: int
 
 
 def plan_for(fmt: str, envoy_json: bool, keep: int) -> Plan:
     markers = formats.JSON_MARKERS + (formats.ENVOY_JSON_MARKERS if envoy_json else ())
-    return Plan(fmt, markers, keep)
+    return Plan(fmt, tuple((_first_byte(mk), mk) for mk in markers), keep)
+
+
+def _first_byte(marker: re.Pattern[bytes]) -> bytes:
+    """The byte every match starts with; the memchr skip-ahead in _json_chunk depends on there being one."""
+    first, after = marker.pattern[:1], marker.pattern[1:2]
+    if not first.isalnum() or after in (b"*", b"?", b"{", b"|"):
+        raise ValueError(f"marker {marker.pattern!r} must start with a literal letter or digit")
+    return first
 
 
 def process(piece: Piece, plan: Plan, part: Part) -> None:
@@ -93,47 +105,75 @@ def _json_chunk(chunk: Chunk, plan: Plan, part: Part) -> None:
         if data[p - 1:p] != b"}" and data[p - 2:p] != b"}\r":
             odd[data.rfind(b"\n", lo, p) + 1 or lo] = p
     cands: dict[int, int] = {}
-    for mk in plan.markers:
-        hit = mk.search(data, lo, hi)
+    for first, mk in plan.markers:
+        # memchr for the marker's first byte, then the regex from there: a chunk without that byte costs
+        # a memchr instead of a regex pass.
+        p = data.find(first, lo, hi)
+        hit = mk.search(data, p, hi) if p >= 0 else None
         while hit is not None:
             s, e = _line_bounds(data, hit.start(), lo, hi)
             cands[s] = e
             hit = mk.search(data, e, hi)
-    for s, e in sorted(odd.items()):
-        if s not in cands:
-            _json_line(chunk, s, data[s:e], plan, part, odd=True)
-    if cands:
-        _json_candidates(chunk, cands, plan, part)
-
-
-def _json_candidates(chunk: Chunk, cands: dict[int, int], plan: Plan, part: Part) -> None:
-    data = chunk.data
-    starts = sorted(cands)
-    raws = [data[s:cands[s]] for s in starts]
-    # One json.loads over all candidates costs a third of one call per line; a bad line makes it fail,
-    # and then each line is parsed alone so the bad one is skipped and named.
-    try:
-        recs = json.loads(b"[" + b",".join(raws) + b"]")
-    except (ValueError, RecursionError):
-        recs = None
-    if recs is None or len(recs) != len(raws) or not all(isinstance(r, dict) for r in recs):
-        for s, raw in zip(starts, raws):
-            _json_line(chunk, s, raw, plan, part, odd=False)
+    recs = _load_batch(data, [s for s in cands if s not in odd], cands) if cands else {}
+    if not odd and len(recs) == len(cands):
+        for s in sorted(recs):
+            _record(chunk, s, data[s:cands[s]], recs[s], plan, part)
         return
-    for s, raw, rec in zip(starts, raws, recs):
-        _record(chunk, s, raw, rec, plan, part)
+    # In line order, so the skip samples are the first ones.
+    for s in sorted(odd.keys() | cands.keys()):
+        e = cands[s] if s in cands else odd[s]
+        rec = recs.get(s)
+        if rec is not None:
+            _record(chunk, s, data[s:e], rec, plan, part)
+        else:
+            _json_line(chunk, s, data[s:e], plan, part)
 
 
-def _json_line(chunk: Chunk, start: int, raw: bytes, plan: Plan, part: Part, odd: bool) -> None:
-    if odd and not raw.strip():
+def _load_batch(data: bytes, starts: list[int], ends: dict[int, int]) -> dict[int, dict]:
+    """start -> record for the candidate lines, when all of them load as JSON objects; else {}.
+
+    One json.loads over all candidates costs a third of one call per line. Lines that are structurally
+    odd (not `{...}`) are left out, so a mixed-format line does not make the batch fail; a line that
+    does (`{"a": bad}`) sends every candidate of the chunk to be parsed alone, so the bad one is named."""
+    if not starts:
+        return {}
+    starts.sort()
+    try:
+        recs = json.loads(b"[" + b",".join([data[s:ends[s]] for s in starts]) + b"]")
+    except (ValueError, RecursionError):
+        return {}
+    if len(recs) != len(starts) or not all(r.__class__ is dict for r in recs):
+        return {}
+    return dict(zip(starts, recs))
+
+
+def _json_line(chunk: Chunk, start: int, raw: bytes, plan: Plan, part: Part) -> None:
+    text = raw.strip()
+    if not text:
         part.blank += 1
         return
     try:
-        rec = jsonlines.load(raw.strip())
+        rec = jsonlines.load(text)
     except Skip as e:
-        part.skip(_line_no(chunk, start) if part.wants_samples else None, str(e))
+        _other_format(chunk, start, raw, plan, part, str(e))
         return
     _record(chunk, start, raw, rec, plan, part)
+
+
+def _other_format(chunk: Chunk, start: int, raw: bytes, plan: Plan, part: Part, reason: str,
+                  line_no: int | None = None) -> None:
+    """A line the file's format does not take: counted as read if another format takes it, else skipped
+    with the file format's reason (the one that says what was expected)."""
+    line = raw[:-1] if raw.endswith(b"\r") else raw
+    try:
+        ev = formats.parse_any(line, exclude=plan.fmt)[1]
+    except (Skip, ValueError, TypeError, RecursionError):
+        if line_no is None and part.wants_samples:
+            line_no = _line_no(chunk, start)
+        part.skip(line_no, reason)
+        return
+    if ev is not None:
+        part.groups.add(ev, line, plan.keep)
 
 
 def _record(chunk: Chunk, start: int, raw: bytes, rec: dict, plan: Plan, part: Part) -> None:
@@ -168,9 +208,15 @@ def _text_chunk(chunk: Chunk, plan: Plan, part: Part) -> None:
             if plan.fmt == UNKNOWN:
                 ev = formats.parse_any(line)[1]
             elif structure is None or parser is None or not structure.match(line):
-                raise Skip(f"not a {name} line")
+                _other_format(chunk, 0, line, plan, part, f"not a {name} line", chunk.first_line + i)
+                continue
             elif formats.is_candidate(plan.fmt, line):
-                ev = parser(formats.decode(line).strip())
+                try:
+                    ev = parser(formats.decode(line).strip())
+                except Skip as e:
+                    # The start of a line of this format but not the rest: another format may take it.
+                    _other_format(chunk, 0, line, plan, part, str(e), chunk.first_line + i)
+                    continue
         except Skip as e:
             part.skip(chunk.first_line + i if part.wants_samples else None, str(e))
             continue

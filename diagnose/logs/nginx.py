@@ -44,4 +44,5 @@ def parse(line: str, default_service: str = "nginx") -> Event | None:
 
 
 def looks_like(line: str) -> bool:
-    return bool(ERROR_LINE.match(line) or ACCESS_LINE.match(line))
+    # klog lines count: an ingress controller's log starts with them, and its file is an nginx file.
+    return bool(ERROR_LINE.match(line) or ACCESS_LINE.match(line) or KLOG_LINE.match(line))
