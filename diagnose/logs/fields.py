@@ -20,22 +20,27 @@ SERVICE_KEYS = ("service", "service.name", "service_name", "serviceName", "app",
                 "kubernetes.container_name")
 UPSTREAM_KEYS = ("upstream_service", "upstream", "upstream.service", "upstream.name", "upstream_cluster",
                  "upstreamCluster", "upstream_name", "peer.service", "destination_service",
-                 "destination.service.name", "target_service", "authority", "upstream_host")
+                 "destination.service.name", "target_service", "grpc.target", "grpc.service", "rpc.service",
+                 "authority", "upstream_host")
 NAMESPACE_KEYS = ("kubernetes.namespace_name", "namespace", "k8s.namespace.name", "kubernetes.namespace",
                   "kubernetes.pod_namespace", "resource.k8s.namespace.name")
 TIME_KEYS = ("timestamp", "time", "ts", "@timestamp", "start_time", "datetime", "date", "time_local", "t")
 DURATION_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_time_ms", "took_ms",
                  "request_duration_ms", "duration", "latency", "elapsed", "took", "response_time",
                  "duration_s", "duration_seconds", "latency_seconds", "elapsed_seconds", "request_time",
-                 "upstream_response_time", "http.duration", "duration_ns")
+                 "upstream_response_time", "http.duration", "duration_ns", "grpc.time_ms")
 TIMEOUT_KEYS = ("timeout_ms", "timeout", "deadline_ms", "timeout_seconds", "timeout_s", "request_timeout",
                 "request_timeout_ms", "upstream_timeout_ms", "client_timeout_ms")
 TEXT_KEYS = ("message", "msg", "error", "err", "error.message", "error.msg", "exception", "event", "log",
-             "reason", "response_code_details", "error.type", "status_message")
+             "reason", "response_code_details", "error.type", "status_message",
+             # gRPC status names (DeadlineExceeded, DEADLINE_EXCEEDED) as gRPC logging middleware and
+             # Envoy's %GRPC_STATUS% write them; a bare number (4) is not read: no marker can find it.
+             "grpc.code", "grpc_code", "grpc.status", "grpc_status", "grpc.status_code")
 FLAG_KEYS = ("response_flags", "responseFlags", "flags")
 CODE_KEYS = ("response_code", "status", "status_code", "http.status_code", "code")
 
-# Said in words: timeout, time out, timed out, deadline exceeded (any case), DeadlineExceeded, ETIMEDOUT.
+# Said in words: timeout, time out, timed out, deadline exceeded (any case), DeadlineExceeded, ETIMEDOUT,
+# gRPC's DEADLINE_EXCEEDED (status 4) and Go's "context deadline exceeded".
 TIMEOUT_TEXT = re.compile(r"time[ _-]?out|timed[ _-]?out|deadline[ _-]?exceeded", re.I)
 
 

@@ -1,8 +1,9 @@
 """Service, upstream and namespace names as logs write them.
 
-An upstream may be a plain name, host:port, a URL, a Kubernetes FQDN (`name.ns.svc.cluster.local`) or an
-Istio/Envoy cluster (`outbound|8080||user-auth-service.production.svc.cluster.local`); all become the
-service name, and the namespace when the name carries one.
+An upstream may be a plain name, host:port, a URL, a gRPC dial target (`dns:///host:port`), a Kubernetes
+FQDN (`name.ns.svc.cluster.local`) or an Istio/Envoy cluster
+(`outbound|8080||user-auth-service.production.svc.cluster.local`); all become the service name, and the
+namespace when the name carries one.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from functools import lru_cache
 
 _IP = re.compile(r"^\[?[0-9a-fA-F:.]+\]?(?::\d+)?$")
 _IPV4_PORT = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?$")
+# gRPC dial targets (grpc.target): scheme:host:port without "//"
+_GRPC_SCHEMES = ("dns:", "passthrough:", "xds:", "ipv4:", "ipv6:")
 
 
 @lru_cache(maxsize=4096)
@@ -24,7 +27,13 @@ def split_upstream(raw: str) -> tuple[str, str | None]:
         if len(parts) == 4 and parts[3]:
             name = parts[3]
     if "://" in name:
-        name = name.split("://", 1)[1]
+        scheme, name = name.split("://", 1)
+        if name.startswith("/"):
+            name = name.lstrip("/")             # gRPC's dns:///host:port (no authority)
+        elif scheme == "dns" and "/" in name:
+            name = name.split("/", 1)[1]        # dns://8.8.8.8/host:port: the authority is the DNS server
+    elif name.startswith(_GRPC_SCHEMES):
+        name = name.split(":", 1)[1]            # dns:host:port
     name = name.split("/", 1)[0]
     if _IPV4_PORT.match(name) or (_IP.match(name) and ":" in name and name.count(":") > 1):
         return name, None                       # an address: keep the port, it is all we know
