@@ -23,6 +23,9 @@ from .base import RawFiles
 COMMANDS: tuple[tuple[str, ...], ...] = (("jcmd", "1", "Thread.print"), ("jstack", "1"))
 MAX_PODS = 5                  # a few dumps tell the story; more would only spend the budget
 MIN_LEFT_S = 0.5              # below this, a dump of a busy JVM cannot arrive in time: not started
+# The engine stops waiting for the kubernetes source at the deadline itself, and would lose its List
+# documents with it: the dumps give up this much earlier.
+MARGIN_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ def _run(api: Any, namespace: str, pod: str, container: str, command: tuple[str,
 
     t = threading.Thread(target=work, name=f"exec {pod}/{container}", daemon=True)
     t.start()
-    t.join(timeout + 1.0)
+    t.join(timeout)
     if not box:
         return ExecResult(None, b"", b"", "no answer before the --timeout budget was spent")
     if isinstance(box[0], BaseException):
@@ -169,7 +172,7 @@ def thread_dumps(api: Any, namespace: str, pods_json: bytes | None, deadline: fl
             continue
         tried: list[str] = []
         for command in COMMANDS:
-            left = deadline - time.monotonic()
+            left = deadline - time.monotonic() - MARGIN_S
             if left < MIN_LEFT_S:
                 tried.append("not run: the --timeout budget was spent")
                 break

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
 import socket
@@ -24,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from fixtures.build.kubernetes import answer
@@ -66,7 +67,7 @@ class KubeAPI:
     def url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def __enter__(self) -> "KubeAPI":
         api = self
@@ -184,7 +185,7 @@ def ws_frame(opcode: int, payload: bytes) -> bytes:
     return head + payload
 
 
-def _read_frame(stream: BinaryIO) -> int | None:
+def _read_frame(stream: io.BufferedIOBase) -> int | None:
     """Read one client frame (masked, as RFC 6455 requires of clients) and return its opcode; None at EOF."""
     head = stream.read(2)
     if len(head) < 2:
