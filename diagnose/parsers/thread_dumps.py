@@ -8,6 +8,7 @@ file's directory (`<pod>/1.txt`) or, for files side by side, the name without it
 from __future__ import annotations
 
 import gc
+import json
 import re
 from contextlib import contextmanager
 from pathlib import PurePosixPath
@@ -17,9 +18,11 @@ from ..errors import EvidenceError
 from ..model.threads import ThreadDump, ThreadEvidence
 from ..sources.base import RawFiles, Target
 from .threaddump.analysis import analyze
+from .threaddump.detect import decode, detect
 
 SKIPPED = "_skipped.txt"      # written by sources/thread_dumps.py: files left out over the size caps
-from .threaddump.detect import decode, detect
+# Where sources/kube_exec.py notes the pods it could not take a dump from.
+EXEC_ERRORS = "exec/errors.json"
 
 _COUNTER = re.compile(r"(?:[._\-](?:\d+|\d{4}-\d\d-\d\d(?:[T_ ][\d:\-.]+Z?)?|\d{8}[T_-]?\d{0,6}|jstack|jcmd|threads?|"
                       r"dump|goroutines?|pyspy|py-spy|thread-?dump))+$", re.I)
@@ -75,12 +78,26 @@ def parse_file(path: str, data: bytes, pod: str | None = None) -> tuple[list[Thr
     return [d for d in dumps if d.threads or d.notes], []
 
 
+def _exec_errors(data: bytes) -> list[str]:
+    """exec/errors.json ({"<pod>/<container>": "why"}, written by sources/kube_exec.py) as notes."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return ["exec/errors.json: not JSON"]
+    if not isinstance(doc, dict):
+        return ["exec/errors.json: not a mapping"]
+    return [f"no dump from {where} through exec: {why}" for where, why in doc.items()]
+
+
 def load(files: RawFiles, target: Target | None = None) -> ThreadEvidence:
     dumps: list[ThreadDump] = []
     notes: list[str] = []
     for path in sorted(files, key=_natural):
         if path == SKIPPED:
             notes.extend(f"not read: {line}" for line in files[path].decode("utf-8", "replace").splitlines() if line)
+            continue
+        if path == EXEC_ERRORS:
+            notes.extend(_exec_errors(files[path]))
             continue
         ds, ns = parse_file(path, files[path])
         dumps.extend(d for d in ds if d.threads)

@@ -159,8 +159,6 @@ def test_exec_forbidden_is_noted_once_and_the_run_completes(tmp_path: Path) -> N
     assert len(errors) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="lead: exec/errors.json reaches the thread-dump parser as a file that is not "
-                   "a dump; its entries should become notes (and the source not an error about errors.json)")
 def test_exec_forbidden_message_reaches_the_report(tmp_path: Path) -> None:
     statuses = {f"{PODS_PATH}/{pod}/exec": _forbidden(pod) for pod in _pods()}
     with KubeAPI(fk.cluster("deadlock"), statuses=statuses) as api:
