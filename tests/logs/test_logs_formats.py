@@ -64,7 +64,8 @@ def test_durations_are_read_with_their_units(tmp_path, field, value, expected_ms
                                   "context deadline exceeded", "rpc error: code = DeadlineExceeded",
                                   "java.net.SocketTimeoutException: Read timed out", "connect ETIMEDOUT 10.0.0.5:8080",
                                   "io.grpc.StatusRuntimeException: DEADLINE_EXCEEDED: deadline exceeded after 9.99s",
-                                  "TIMEOUT waiting for user-auth-service", "Timed out after 10000 ms"])
+                                  "TIMEOUT waiting for user-auth-service", "Timed out after 10000 ms",
+                                  "READ TIMED OUT", "CALL TIME-OUT", "status=DEADLINE_EXCEEDED"])
 def test_every_timeout_wording_is_an_event(tmp_path, text):
     rec = {"service": "a", "upstream_service": "b", "error": text}
     assert _only(scan([_write(tmp_path, "w.jsonl", [json.dumps(rec)])])).events == 1
