@@ -36,7 +36,8 @@ def _source_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--context", help="kubeconfig context to use, as kubectl --context."),
         click.option("--kubeconfig", type=click.Path(), help="kubeconfig file (default: KUBECONFIG, ~/.kube/config, "
                                                               "or the in-cluster config)."),
-        click.option("--upstream", help="Diagnose the incident with this upstream (default: the one with most events)."),
+        click.option("--upstream", help="Diagnose the incident with this upstream "
+                                        "(default: the one with most events)."),
         click.option("--service", help="Diagnose the incident of this caller (default: the one with most events)."),
         click.option("--log", "logs", multiple=True, required=True, type=click.Path(allow_dash=True),
                      help="A log with the timeouts (repeatable; - for standard input)."),

@@ -76,7 +76,8 @@ def pod_resources(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     if full:
         peak = max(mem[x.name] for x in full)
         out.append(Finding("overload", "for", float(p["weight_mem"]), SOURCE,
-                           f"memory at {peak:.0%} of limit on {len(full)}/{n} pods ({_names(full)})", facts=dict(facts)))
+                           f"memory at {peak:.0%} of limit on {len(full)}/{n} pods ({_names(full)})",
+                           facts=dict(facts)))
     hpa = kube.hpa
     if hpa is not None and hpa.at_max:
         why = f" (ScalingLimited: {hpa.scaling_limited})" if hpa.scaling_limited else ""
@@ -167,9 +168,10 @@ def readiness_probes(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
                 failing = sum(e.count for e in kube.events if e.reason == "Unhealthy" and "Readiness" in e.message)
                 extra = f"; {failing} readiness failures in the window" if failing else ""
                 out.append(Finding("mesh-timeout", "for", float(p["weight_aggressive"]), SOURCE,
-                                   f"readinessProbe of {kube.upstream}/{c.name} ({pr.handler}): every {pr.period_s:g}s, "
-                                   f"timeout {pr.timeout_s:g}s, {pr.failure_threshold} failures: one slow reply "
-                                   f"removes the pod from the endpoints{extra}",
+                                   f"readinessProbe of {kube.upstream}/{c.name} ({pr.handler}): "
+                                   f"every {pr.period_s:g}s, timeout {pr.timeout_s:g}s, "
+                                   f"{pr.failure_threshold} failures: one slow reply removes the pod from the endpoints"
+                                   f"{extra}",
                                    facts={"namespace": kube.namespace, "deployment": kube.upstream,
                                           "container": c.name, "probe_timeout": f"{pr.timeout_s:g}s",
                                           "probe_period": f"{pr.period_s:g}s"}))

@@ -117,8 +117,9 @@ def _policy_findings(d: TrafficPolicy, p: Mapping[str, Param]) -> list[Finding]:
     out: list[Finding] = []
     tiny = int(p["tiny_pool"])
     facts = {"destinationrule": _short(d.name), "namespace": d.name.split("/", 1)[0]}
-    limits = [(n, v) for n, v in (("maxConnections", d.max_connections), ("http1MaxPendingRequests", d.http1_max_pending),
-                                  ("http2MaxRequests", d.http2_max_requests)) if v is not None and v <= tiny]
+    pool = (("maxConnections", d.max_connections), ("http1MaxPendingRequests", d.http1_max_pending),
+            ("http2MaxRequests", d.http2_max_requests))
+    limits = [(n, v) for n, v in pool if v is not None and v <= tiny]
     if limits:
         out.append(Finding("mesh-timeout", "for", float(p["weight_pool"]), SOURCE,
                            f"DestinationRule {d.name}: connectionPool " +

@@ -49,7 +49,8 @@ def _dumps_per_pod(ev: ThreadEvidence, pod: str) -> int:
     return sum(1 for d in ev.dumps if d.pod == pod)
 
 
-def _cycle_findings(ev: ThreadEvidence, p: Mapping[str, Param], behind: dict[tuple[str, str], HotSpot]) -> list[Finding]:
+def _cycle_findings(ev: ThreadEvidence, p: Mapping[str, Param],
+                    behind: dict[tuple[str, str], HotSpot]) -> list[Finding]:
     groups: dict[tuple[str, ...], list[LockCycle]] = {}
     for c in ev.cycles:
         groups.setdefault(tuple(sorted(_where(e.frame) + "|" + e.waits_for.class_name for e in c.edges)), []).append(c)

@@ -194,7 +194,7 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
     match = need(("match",), dict, "a mapping with signals")
     _only(doc, ("match",), match, {"signals"})
     signals = need(("match", "signals"), list, "a list of log signals")
-    for i, s in enumerate(signals):
+    for i, _s in enumerate(signals):
         need(("match", "signals", i), str, "a string")
 
     steps: list[Step] = []
@@ -222,7 +222,7 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
             need(fat, dict, "a mapping")
             _only(doc, fat, fx, {"summary", "commands", "why", "fallback"})
             commands = need(fat + ("commands",), list, "a list of commands")
-            for k, c in enumerate(commands):
+            for k, _c in enumerate(commands):
                 need(fat + ("commands", k), str, "a string")
             fix = FixTemplate(summary=need(fat + ("summary",), str, "a string"), commands=tuple(commands),
                               why=need(fat + ("why",), str, "a string"),

@@ -1,6 +1,7 @@
 """Envoy / Istio text access-log lines (the default formats of both).
 
-  [2023-10-27T10:30:00.000Z] "GET /login HTTP/1.1" 504 UT 0 24 10001 - "-" "curl/8" "req-id" "user-auth-service:8080" "10.244.1.5:8080"
+  [2023-10-27T10:30:00.000Z] "GET /login HTTP/1.1" 504 UT 0 24 10001 - "-" "curl/8" "req-id"
+      "user-auth-service:8080" "10.244.1.5:8080"            (one line in the log, wrapped here)
 Istio's default adds response-code details, termination details, the transport failure reason, and
 after the upstream host the cluster `outbound|8080||user-auth-service.production.svc.cluster.local`.
 Response flags (docs/logs.md): UT is a timeout; URX with a 504 (retries used up on per-try timeouts)

@@ -144,7 +144,7 @@ def _load_batch(data: bytes, starts: list[int], ends: dict[int, int]) -> dict[in
         return {}
     if len(recs) != len(starts) or not all(r.__class__ is dict for r in recs):
         return {}
-    return dict(zip(starts, recs))
+    return dict(zip(starts, recs, strict=True))
 
 
 def _json_line(chunk: Chunk, start: int, raw: bytes, plan: Plan, part: Part) -> None:

@@ -8,9 +8,10 @@ in order. Python's bytes searches hold the GIL, so processes (not threads) are w
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from itertools import pairwise
+from multiprocessing.context import BaseContext
 from typing import BinaryIO
 
 from ..errors import InputError
@@ -58,7 +59,8 @@ def scan_parallel(path: str, f: BinaryIO, size: int, keep: int, chunk_size: int,
 
     plan, _ = sniff_first(Chunk(whole, 1, whole.count(b"\n")) if whole else None, keep)
     cuts = boundaries(f, size, workers, start)
-    jobs = [(path, a, b, plan, chunk_size) for a, b in zip(cuts, cuts[1:]) if b > a]
+    jobs = [(path, a, b, plan, chunk_size) for a, b in pairwise(cuts) if b > a]
+    ctx: BaseContext
     if "fork" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("fork")     # no re-import: start-up is milliseconds
     else:

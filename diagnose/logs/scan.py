@@ -98,7 +98,7 @@ def _scan_path(path: str, keep: int, stdin: BinaryIO | None, chunk_size: int,
     try:
         size = os.fstat(f.fileno()).st_size
         if workers > 1 and size >= PARALLEL_MIN and os.path.isfile(path):
-            from .parallel import scan_parallel     # only large files pay for the import
+            from .parallel import scan_parallel  # only large files pay for the import
 
             return scan_parallel(path, f, size, keep, chunk_size, workers)
         return _scan_stream(f, path, keep, chunk_size)

@@ -21,8 +21,9 @@ WaitKind = Literal["monitor", "park", "object-wait", "semacquire", "channel", "s
 
 
 class Frame(NamedTuple):
-    """One stack frame (a NamedTuple: dumps hold hundreds of thousands of them). `function` is what an engineer searches for: `com.example.auth.SessionCache.refresh`,
-    `main.(*Store).Get`, `get_user`; `location` is the file and line as the runtime printed them."""
+    """One stack frame (a NamedTuple: dumps hold hundreds of thousands of them). `function` is what an engineer
+    searches for: `com.example.auth.SessionCache.refresh`, `main.(*Store).Get`, `get_user`; `location` is the
+    file and line as the runtime printed them."""
 
     function: str
     location: str = ""
@@ -142,7 +143,8 @@ class PoolWait:
     size: int                              # threads of this pool in the dump
     waiting: int                           # of them in `frame`
     frame: Frame | None                    # the application frame they wait in
-    resource: str                          # "db-connection" (HikariCP, c3p0, DBCP, pgjdbc), "socket-read", "lock", "other"
+    # "db-connection" (HikariCP, c3p0, DBCP, pgjdbc), "socket-read", "lock", "other"
+    resource: str
     detail: str = ""                       # "HikariPool.getConnection"
 
 

@@ -184,9 +184,10 @@ def parse_pod(doc: Mapping[str, Any], nodes: Mapping[str, Node], now: datetime) 
     owners = meta.get("ownerReferences") or ()
     owner = next((f"{o.get('kind')}/{o.get('name')}" for o in owners if o.get("controller")), "") or \
         next((f"{o.get('kind')}/{o.get('name')}" for o in owners), "")
+    conds = status.get("conditions") or ()
     return Pod(name=name, namespace=str(meta.get("namespace", "")), labels=dict(meta.get("labels") or {}),
                phase=str(status.get("phase", "")),
-               ready=any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or ()),
+               ready=any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds),
                node=str(spec.get("nodeName", "")), zone=node.zone if node else "", region=node.region if node else "",
                owner=owner, containers=tuple(containers), health=pod_health(doc, now),
                created=ts(meta.get("creationTimestamp")))
@@ -199,7 +200,8 @@ def parse_node(doc: Mapping[str, Any]) -> Node:
     return Node(name=str(meta.get("name", "")),
                 zone=next((labels[k] for k in ZONE_LABELS if labels.get(k)), ""),
                 region=next((labels[k] for k in REGION_LABELS if labels.get(k)), ""),
-                pressure=tuple(str(c.get("type")) for c in conds if c.get("type") != "Ready" and c.get("status") == "True"),
+                pressure=tuple(str(c.get("type")) for c in conds
+                               if c.get("type") != "Ready" and c.get("status") == "True"),
                 ready=any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds) or not conds)
 
 
@@ -331,7 +333,8 @@ def load(files: RawFiles, target: Target) -> KubeEvidence:
              if u.pod in {p.name for p in pods}}
     service = _service(_items(files, "services", missing, seen), _items(files, "endpoints", missing, seen), up)
 
-    routes = mesh.routes(_items(files, "virtualservices", missing, seen), _items(files, "serviceprofiles", missing, seen),
+    routes = mesh.routes(_items(files, "virtualservices", missing, seen),
+                         _items(files, "serviceprofiles", missing, seen),
                          _items(files, "ingresses", missing, seen), up, ns)
     policies = mesh.policies(_items(files, "destinationrules", missing, seen), up, ns)
     for kind, why in errors.items() if isinstance(errors, dict) else ():

@@ -118,7 +118,7 @@ def _rows(doc: dict[str, Any] | None, name: str, build: Callable[[dict[str, Any]
         try:
             if not isinstance(row, list) or len(row) != len(cols):
                 raise ValueError("row shape")
-            out.append(build(dict(zip(cols, row))))
+            out.append(build(dict(zip(cols, row, strict=True))))
         except (KeyError, ValueError, TypeError):
             skipped += 1
     if skipped:
@@ -344,12 +344,12 @@ def suggest_indexes(statements: Sequence[StatementStat], sessions: Sequence[Sess
             if table_ref is None:
                 continue
             key = ".".join(_unquote(p) for p in table_ref.split("."))
-            t = by_name.get(key)
-            if t is None or column not in t.columns or column in t.indexed_first or (t.table, column) in out:
+            hit = by_name.get(key)
+            if hit is None or column not in hit.columns or column in hit.indexed_first or (hit.table, column) in out:
                 continue
-            qualified = f"{_quote(t.schema)}.{_quote(t.table)}"
-            name = _quote(f"idx_{t.table}_{column}"[:63].lower())
+            qualified = f"{_quote(hit.schema)}.{_quote(hit.table)}"
+            name = _quote(f"idx_{hit.table}_{column}"[:63].lower())
             sql = f"CREATE INDEX CONCURRENTLY {name} ON {qualified} ({_quote(column)});"
-            out[(t.table, column)] = IndexSuggestion(table=qualified, column=column, sql=sql, query=query,
+            out[(hit.table, column)] = IndexSuggestion(table=qualified, column=column, sql=sql, query=query,
                                                      mean_ms=mean_ms, age_s=age_s)
     return tuple(out.values())

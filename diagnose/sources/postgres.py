@@ -173,7 +173,7 @@ def _server_doc(conn: "psycopg.Connection[Any]") -> dict[str, Any]:
     cur = conn.execute(SERVER_SQL)
     cols = [d.name for d in cur.description or ()]
     row = cur.fetchone() or ()
-    doc: dict[str, Any] = {k: jsonable(v) for k, v in zip(cols, row)}
+    doc: dict[str, Any] = {k: jsonable(v) for k, v in zip(cols, row, strict=False)}
     doc["roles"] = {k: doc.pop(k) for k in ("superuser", "pg_monitor", "pg_read_all_stats")}
     doc["read_only"] = doc.get("read_only") == "on"
     info = conn.info

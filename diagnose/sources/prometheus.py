@@ -115,7 +115,8 @@ def queries(namespace: str | None, upstream: str, caller: str, step: int) -> dic
 
     def ksm_resource(kind: str) -> str:
         plural = "limits" if kind == "limit" else "requests"
-        v2 = f'sum by (namespace, pod, resource) (kube_pod_container_resource_{plural}{{{pods}, resource=~"cpu|memory"}})'
+        v2 = (f"sum by (namespace, pod, resource) "
+              f'(kube_pod_container_resource_{plural}{{{pods}, resource=~"cpu|memory"}})')
         v1 = [_kind(f"sum {by} (kube_pod_container_resource_{plural}_{res}_{unit}{{{pods}}})", res, "resource")
               for res, unit in (("cpu", "cores"), ("memory", "bytes"))]
         return _kind(_any(v2, *v1), kind)
@@ -135,8 +136,10 @@ def queries(namespace: str | None, upstream: str, caller: str, step: int) -> dic
     src = f'reporter="source", {ins}source_workload={_lit(caller)}, destination_workload={_lit(upstream)}'
 
     def p99(sel: str, micrometer: bool) -> str:
-        flavours = [f"histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{{{sel}}}[{r}])))",
-                    f"1000 * histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_seconds_bucket{{{sel}}}[{r}])))"]
+        flavours = [f"histogram_quantile(0.99, sum by (le) "
+                    f"(rate(istio_request_duration_milliseconds_bucket{{{sel}}}[{r}])))",
+                    f"1000 * histogram_quantile(0.99, sum by (le) "
+                    f"(rate(istio_request_duration_seconds_bucket{{{sel}}}[{r}])))"]
         if micrometer:   # the upstream's own server timer, when there is no mesh
             flavours.append(f"1000 * histogram_quantile(0.99, sum by (le) "
                             f"(rate(http_server_requests_seconds_bucket{{{pods}}}[{r}])))")

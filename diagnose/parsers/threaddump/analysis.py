@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ...model.threads import GoroutineWait, LockCycle, ThreadDump, ThreadEvidence
+from ...model.threads import Frame, GoroutineWait, LockCycle, ThreadDump, ThreadEvidence
 from .frames import app_frame, is_idle
 from .locks import acquiring, find_cycles, find_hotspots, owners
 from .pools import find_pool_waits
@@ -21,8 +21,8 @@ def by_pod(dumps: list[ThreadDump] | tuple[ThreadDump, ...]) -> dict[str, list[T
 
 def goroutine_waits(dump: ThreadDump) -> list[GoroutineWait]:
     """Goroutines parked for a minute or more, grouped by wait reason and the application frame."""
-    groups: dict[tuple[str, object], list[float]] = {}
-    frames = {}
+    groups: dict[tuple[str, str], list[float]] = {}
+    frames: dict[tuple[str, str], Frame | None] = {}
     for t in dump.threads:
         if t.wait_minutes is None or is_idle(t):     # JVM and Python threads carry no minutes
             continue
@@ -37,7 +37,7 @@ def goroutine_waits(dump: ThreadDump) -> list[GoroutineWait]:
 def analyze(dumps: list[ThreadDump], notes: list[str] | tuple[str, ...] = ()) -> ThreadEvidence:
     cycles: list[LockCycle] = []
     hotspots, pools, stuck, gwaits = [], [], [], []
-    for pod, ds in by_pod(dumps).items():
+    for _pod, ds in by_pod(dumps).items():
         seen: Counter[frozenset[str]] = Counter()
         last: dict[frozenset[str], LockCycle] = {}
         latest = ds[-1]

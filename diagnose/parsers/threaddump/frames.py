@@ -56,7 +56,8 @@ DB_QUERY_FRAMES = (
     ("org.postgresql.core.v3.QueryExecutorImpl.processResults", "pgjdbc reading a query result"),
     ("com.mysql.cj.protocol.ReadAheadInputStream", "MySQL Connector/J reading a query result"),
     ("oracle.jdbc.driver.T4CMAREngine", "Oracle JDBC reading a query result"),
-    ("github.com/jackc/pgx", "pgx waiting for a query result"), ("github.com/lib/pq", "lib/pq waiting for a query result"),
+    ("github.com/jackc/pgx", "pgx waiting for a query result"),
+    ("github.com/lib/pq", "lib/pq waiting for a query result"),
     ("psycopg", "psycopg waiting for a query result"),
 )
 _SOCKET_READ = ("socketRead0", "SocketInputStream.read", "NioSocketImpl.read", "NioSocketImpl.park",

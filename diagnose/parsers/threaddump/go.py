@@ -2,9 +2,11 @@
 
     goroutine 65 [semacquire, 9 minutes]:
     sync.runtime_Semacquire(0xc4202f07b8)
-    	/usr/local/go/src/runtime/sema.go:56 +0x39
+    \t/usr/local/go/src/runtime/sema.go:56 +0x39
     created by main.main in goroutine 1
-    	/app/main.go:40 +0x5f
+    \t/app/main.go:40 +0x5f
+
+(the file line under each function starts with a tab, written \\t above so the source holds no tab)
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import re
 from ...model.threads import Frame, LockRef, State, ThreadDump, ThreadInfo, WaitKind
 
 _HEADER = re.compile(r"^goroutine (?P<id>\d+)(?: [^\[\n]*)? \[(?P<state>[^\]\n]*)\]:\s*$", re.M)
-_FUNC = re.compile(r"^(?P<fn>[^\s].*?)(?:\((?P<args>[^()\n]*|\.\.\.)\))?\r?\n[ \t]+(?P<loc>\S+?)(?: \+0x[0-9a-f]+)?(?: fp=.*)?\r?$",
-                   re.M)
+_FUNC = re.compile(r"^(?P<fn>[^\s].*?)(?:\((?P<args>[^()\n]*|\.\.\.)\))?\r?\n"
+                   r"[ \t]+(?P<loc>\S+?)(?: \+0x[0-9a-f]+)?(?: fp=.*)?\r?$", re.M)
 _MINUTES = re.compile(r", (\d+) minutes")
 _SIGQUIT = re.compile(r"^SIGQUIT: quit|^PC=0x[0-9a-f]+ m=\d+", re.M)
 _ADDR = re.compile(r"0x[0-9a-f]+")

@@ -24,11 +24,12 @@ _SPLIT = re.compile(r'\n"(.*?)"((?:[ \t][^\n]*)?)\r?(?=\n|\Z)')
 _HEADER = re.compile(r'"(?P<name>.*)"(?P<rest>(?:[ \t].*)?)\r?$')
 _FRAME = re.compile(r"^[ \t]+at (?P<fn>[^\s(]+)(?:\((?P<loc>[^)\r\n]*)\))?", re.M)
 _LOCK = re.compile(
-    r"^[ \t]+- (?P<what>locked|waiting to lock|waiting on|parking to wait for|waiting to re-lock in wait\(\)|eliminated)"
+    r"^[ \t]+- (?P<what>locked|waiting to lock|waiting on|parking to wait for|waiting to re-lock in wait\(\)"
+    r"|eliminated)"
     r"\s+(?:<(?P<addr>[^>]*)>(?: \(a (?P<cls>[^)\r\n]*)\))?|(?P<obj>\S+))", re.M)
 _OWNABLE = re.compile(r"^[ \t]+Locked (?:ownable )?synchronizers:.*$", re.M)
-_SYNC_ITEM = re.compile(r"^[ \t]+- (?:locked )?(?:<(?P<addr>[^>]*)> \(a (?P<cls>[^)\r\n]*)\)|(?P<obj>[\w.$]+@[0-9a-fA-F]+))",
-                        re.M)
+_SYNC_ITEM = re.compile(r"^[ \t]+- (?:locked )?"
+                        r"(?:<(?P<addr>[^>]*)> \(a (?P<cls>[^)\r\n]*)\)|(?P<obj>[\w.$]+@[0-9a-fA-F]+))", re.M)
 _STATE_LINE = re.compile(r"^[ \t]+java\.lang\.Thread\.State: (?P<state>[A-Z_]+)(?P<more>.*)$", re.M)
 _JMX = re.compile(r"\bid=(?P<id>\d+) in (?P<state>[A-Z_]+)(?: on lock=(?P<lock>\S+))?")
 _OWNED_BY = re.compile(r"owned by:? (?P<owner>.+?)(?: id=\d+)?\s*$", re.M)
@@ -137,7 +138,7 @@ def _threads(body: str) -> tuple[list[ThreadInfo], str]:
     by_jmx: dict[tuple[str, str | None, str], _StackInfo] = {}
     threads: list[ThreadInfo] = []
     append = threads.append
-    for name, rest, stack in zip(it, it, it):
+    for name, rest, stack in zip(it, it, it, strict=False):     # one iterator taken three at a time
         if '"' in rest:
             h = _HEADER.match('"' + name + '"' + rest)
             if h is not None:
@@ -305,7 +306,8 @@ def _tid(rest: str) -> str:
         k = rest.find(" ", i + 4)
         value = rest[i + 4:k] if k >= 0 else rest[i + 4:]
         if value and value.isprintable():
-            return value                # "prio=10 tid=0x... nid=568": what _NID's \S+ finds (no other blank is printable)
+            # "prio=10 tid=0x... nid=568": what _NID's \S+ finds (no other blank is printable)
+            return value
     m = _NID.search(rest)
     if m:
         return m.group(1)
