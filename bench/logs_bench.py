@@ -126,7 +126,8 @@ def jq_time(path: Path, size: int, limit: float) -> tuple[float, float, int, str
         cut = dst.tell()
     dt, cpu, out = timed(f"{JQ} -cR {query} {prefix} | wc -l", shell=True)
     prefix.unlink()
-    return dt * size / cut, cpu * size / cut, -1, f"EXTRAPOLATED from a {cut >> 20} MiB prefix (whole file > {limit:.0f} s)"
+    note = f"EXTRAPOLATED from a {cut >> 20} MiB prefix (whole file > {limit:.0f} s)"
+    return dt * size / cut, cpu * size / cut, -1, note
 
 
 def main() -> None:

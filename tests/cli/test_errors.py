@@ -7,7 +7,8 @@ from cli.helpers import REPO, assert_clean_error, diagnose
 def test_help_imports_none_of_the_heavy_clients():
     code = ("import sys; from diagnose.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('kubernetes', 'prometheus_api_client', 'psycopg', 'rich', 'yaml') if m in sys.modules]\n"
+            "heavy = [m for m in ('kubernetes', 'prometheus_api_client', 'psycopg', 'rich', 'yaml')\n"
+            "         if m in sys.modules]\n"
             "print('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO).stdout
     assert "HEAVY []" in out
@@ -33,7 +34,8 @@ def test_analyze_of_a_corrupt_archive_exits_2_with_one_line(tmp_path):
 
 def test_a_broken_runbook_fails_validation_with_file_line_and_field(tmp_path):
     rb = tmp_path / "broken.yaml"
-    rb.write_text((REPO / "runbooks" / "upstream-timeout.yaml").read_text().replace("    prior: 0.12", "    prior: high"))
+    good = (REPO / "runbooks" / "upstream-timeout.yaml").read_text()
+    rb.write_text(good.replace("    prior: 0.12", "    prior: high"))
     line = assert_clean_error(diagnose("runbooks", "validate", str(rb)))
     assert line.startswith("diagnose: error: " + str(rb) + ":") and "prior" in line
 

@@ -98,7 +98,8 @@ def test_fix_commands_are_filled_from_facts_and_left_out_when_a_fact_is_missing(
         Finding("overload", "for", 2.0, "kubernetes", "HPA at max",
                 facts={"deployment": "user-auth-service", "replicas_suggested": 5}),)),
         CheckResult("gc", "ok"), CheckResult("pg", "ok")]
-    overload = by_id(rank(book(fixes=fixes), results, INC, {"namespace": "production", "upstream": "user-auth-service"}))["overload"]
+    target = {"namespace": "production", "upstream": "user-auth-service"}
+    overload = by_id(rank(book(fixes=fixes), results, INC, target))["overload"]
     assert overload.fixes[0].commands == (
         "kubectl scale deployment/user-auth-service -n production --replicas=5",)
     assert overload.fixes[1].commands == ()

@@ -79,7 +79,8 @@ def test_forbidden_kind_is_unknown_with_the_verb_and_resource_named(tmp_path: Pa
     assert json.loads(files["hpas.json"])["code"] == 403
     kube, ev = evidence(files)
     assert kube.hpa is None
-    assert kube.missing == {"hpas": "forbidden: cannot list horizontalpodautoscalers.autoscaling in namespace production"}
+    assert kube.missing == {
+        "hpas": "forbidden: cannot list horizontalpodautoscalers.autoscaling in namespace production"}
     assert kube.forbidden == kube.missing
     summaries = [f.summary for f in pod_resources(ev, getattr(pod_resources, MARK).params)]
     assert summaries and not any("HPA" in s for s in summaries)

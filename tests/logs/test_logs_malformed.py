@@ -78,7 +78,8 @@ def test_one_good_file_carries_a_garbage_file(tmp_path):
 
 
 def test_binary_and_invalid_utf8_lines_inside_json_are_skipped(tmp_path):
-    data = (SEED + "\n").encode() + b"\x00\x01\x02 timeout \x03\n" + b'{"msg": "\xff timeout"}\n' + (INFO + "\n").encode()
+    data = ((SEED + "\n").encode() + b"\x00\x01\x02 timeout \x03\n" + b'{"msg": "\xff timeout"}\n'
+            + (INFO + "\n").encode())
     r = scan([_file(tmp_path, data)])
     assert (r.lines, r.skipped, r.incidents[0].events) == (4, 2, 1)
     assert {s[2] for s in r.skip_samples} == {"not JSON (Expecting value)", "not UTF-8"}

@@ -55,6 +55,8 @@ def test_credentials_in_the_url_never_reach_messages() -> None:
 
 
 def test_http_errors_become_one_line_with_prometheus_own_message() -> None:
-    text = 'HTTP Status Code 422 (b\'{"status":"error","errorType":"execution","error":"query processing would load too many samples into memory in query execution"}\')'
+    # the exception text prometheus-api-client raises, one line
+    text = ('HTTP Status Code 422 (b\'{"status":"error","errorType":"execution",'
+            '"error":"query processing would load too many samples into memory in query execution"}\')')
     assert source._http_error(text) == ("HTTP 422: query processing would load too many samples into memory in "
                                         "query execution")

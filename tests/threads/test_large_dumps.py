@@ -130,7 +130,8 @@ _POOL_SUFFIX = re.compile(r"[-_#. ]*(?:\d+|\[\d+\])$")
 
 
 @pytest.mark.parametrize("name", [
-    "http-nio-8080-exec-12", "pool-1-thread-3", "worker 5 12", "a--12", "a1-2", "a-1-2", "ForkJoinPool.commonPool-worker-7",
+    "http-nio-8080-exec-12", "pool-1-thread-3", "worker 5 12", "a--12", "a1-2", "a-1-2",
+    "ForkJoinPool.commonPool-worker-7",
     "Thread-4", "goroutine 12", "Dummy-3", "main", "x", "", "12", "-12", "grpc-default-executor[3]", "pool-1\n",
     "пул-7", "x٣1", "worker-٣", "C2 CompilerThread0", "Signal Dispatcher", "exec_07", "exec#3", "exec.4",
 ])

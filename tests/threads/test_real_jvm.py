@@ -24,7 +24,8 @@ def test_monitor_deadlock_is_found_with_threads_locks_and_code_location(jvm_dump
     f = cycle[0]
     assert f.weight == 3.0
     assert set(f.facts["threads"].split(", ")) == {"http-nio-8080-exec-1", "http-nio-8080-exec-2"}
-    assert f.facts["code_locations"] in ("TokenStore.invalidate, SessionCache.evict", "SessionCache.evict, TokenStore.invalidate")
+    assert f.facts["code_locations"] in ("TokenStore.invalidate, SessionCache.evict",
+                                         "SessionCache.evict, TokenStore.invalidate")
     assert f.facts["lock"].startswith(("com.example.auth.TokenStore@0x", "com.example.auth.SessionCache@0x"))
     assert f.facts["pod"] == "monitor-deadlock"
     assert "in 3/3 dumps" in f.summary and "the JVM reported it too" in f.summary
@@ -38,7 +39,8 @@ def test_monitor_cycle_is_found_without_the_jvm_report(jvm_dumps):
     ev = load(files)
     assert len(ev.cycles) == 1
     assert not ev.cycles[0].jvm_reported
-    assert {e.frame.code_location for e in ev.cycles[0].edges if e.frame} == {"TokenStore.invalidate", "SessionCache.evict"}
+    locations = {e.frame.code_location for e in ev.cycles[0].edges if e.frame}
+    assert locations == {"TokenStore.invalidate", "SessionCache.evict"}
 
 
 def test_reentrantlock_cycle_is_found_from_ownable_synchronizers(jvm_dumps):
