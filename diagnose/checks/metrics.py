@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Mapping
+from typing import Callable, Mapping
 
 from ..model.check import Param, check
 from ..model.evidence import Evidence
@@ -98,6 +98,17 @@ def _gc_leads(m: MetricsEvidence) -> tuple[Signal, Signal] | None:
     return None
 
 
+def _adder(cause: str, p: Mapping[str, Param], fx: Mapping[str, Fact],
+           out: list[Finding]) -> Callable[..., None]:
+    """`add(weight, summary, onset, direction="for")`: weight is a param name or a number."""
+
+    def add(weight: str | float, summary: str, onset: datetime | None, direction: str = "for") -> None:
+        w = float(p[weight]) if isinstance(weight, str) else float(weight)
+        out.append(Finding(cause, direction, w, SOURCE, summary, onset, fx))  # type: ignore[arg-type]
+
+    return add
+
+
 @check("resource-metrics", needs=("prometheus",), causes=("overload",), params={
     "cpu_limit_ratio": 0.9, "throttled_ratio": 0.25, "memory_limit_ratio": 0.9, "traffic_ratio": 2.0,
     "low_cpu_ratio": 0.6, "low_memory_ratio": 0.7,
@@ -111,8 +122,7 @@ def resource_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     fx = facts(m, ev)
     out: list[Finding] = []
 
-    def add(weight: str, summary: str, onset: datetime | None, direction: str = "for") -> None:
-        out.append(Finding("overload", direction, float(p[weight]), SOURCE, summary, onset, fx))  # type: ignore[arg-type]
+    add = _adder("overload", p, fx, out)
 
     cpu, thr, mem = m.get("cpu_limit_ratio"), m.get("cpu_throttled_ratio"), m.get("memory_limit_ratio")
     lead = _gc_leads(m)
@@ -175,8 +185,7 @@ def gc_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     fx = facts(m, ev)
     out: list[Finding] = []
 
-    def add(weight: str, summary: str, onset: datetime | None, direction: str = "for") -> None:
-        out.append(Finding("gc-pause", direction, float(p[weight]), SOURCE, summary, onset, fx))  # type: ignore[arg-type]
+    add = _adder("gc-pause", p, fx, out)
 
     frac, pause, heap = m.get("gc_time_fraction"), m.get("gc_max_pause_seconds"), m.get("heap_used_ratio")
     gc_name = f" ({fx['gc_name']})" if "gc_name" in fx else ""
@@ -232,8 +241,7 @@ def network_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     fx = facts(m, ev)
     out: list[Finding] = []
 
-    def add(weight: float, summary: str, onset: datetime | None, direction: str = "for") -> None:
-        out.append(Finding("network", direction, weight, SOURCE, summary, onset, fx))  # type: ignore[arg-type]
+    add = _adder("network", p, fx, out)
 
     caller, up = m.get("caller_latency_p99_ms"), m.get("upstream_latency_p99_ms")
     agree = False
