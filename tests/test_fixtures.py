@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -71,9 +72,19 @@ def test_a_cpu_rise_that_follows_gc_is_ranked_below_gc():
 def test_fix_commands_name_the_real_objects_found():
     report = analyze(REPO / "fixtures" / "overload")
     commands = [cmd for fix in report["causes"][0]["fixes"] for cmd in fix["commands"]]
-    assert "kubectl scale deployment/user-auth-service -n production --replicas=5" in commands or any(
-        cmd.startswith("kubectl scale deployment/user-auth-service -n production --replicas=") for cmd in commands)
-    assert not any("{" in cmd.replace("{\"", "").replace("{{", "") and "<" in cmd for cmd in commands)
+    assert "kubectl scale deployment/user-auth-service -n production --replicas=5" in commands
+    demo = analyze(REPO / "fixtures" / "mesh-timeout")
+    assert any("kubectl patch virtualservice/user-auth-service -n production" in cmd and
+               '"path":"/spec/http/0/retries/perTryTimeout","value":"3s"' in cmd
+               for fix in demo["causes"][0]["fixes"] for cmd in fix["commands"])
+    every = [cmd for r in (report, demo) for c in r["causes"] for f in c["fixes"] for cmd in f["commands"]]
+    assert not [cmd for cmd in every if re.search(r"\{[a-z_]+\}|<[a-z_]+>", cmd)], "a placeholder was printed"
+
+
+def test_a_healthy_upstream_gets_no_fix_claiming_what_was_not_found():
+    report = analyze(REPO / "fixtures" / "healthy")
+    summaries = [f["summary"] for c in report["causes"] for f in c["fixes"]]
+    assert not [s for s in summaries if "pinned" in s or "lock order" in s or "blocks the others" in s], summaries
 
 
 @pytest.mark.parametrize("bundle", FIXTURES, ids=[f.name for f in FIXTURES])

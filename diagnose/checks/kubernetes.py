@@ -32,8 +32,7 @@ def _base_facts(kube: KubeEvidence) -> dict[str, str | int | float]:
         facts.update(deployment=dep.name, replicas=desired,
                      replicas_suggested=max(desired + 2, math.ceil(desired * 1.5)))
     if kube.hpa is not None:
-        facts.update(hpa=kube.hpa.name, hpa_max=kube.hpa.max_replicas,
-                     hpa_max_suggested=max(kube.hpa.max_replicas + 2, math.ceil(kube.hpa.max_replicas * 1.5)))
+        facts.update(hpa=kube.hpa.name, hpa_max=kube.hpa.max_replicas)
     return facts
 
 
@@ -83,7 +82,10 @@ def pod_resources(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         why = f" (ScalingLimited: {hpa.scaling_limited})" if hpa.scaling_limited else ""
         out.append(Finding("overload", "for", float(p["weight_hpa_max"]), SOURCE,
                            f"HPA {kube.namespace}/{hpa.name} at its maximum: {hpa.current}/{hpa.max_replicas} "
-                           f"replicas{why}", facts=dict(facts)))
+                           f"replicas{why}",
+                           # only a pinned autoscaler gets the "raise its ceiling" fix
+                           facts={**facts, "hpa_max_suggested": max(hpa.max_replicas + 2,
+                                                                    math.ceil(hpa.max_replicas * 1.5))}))
     dep = kube.deployment
     if dep is not None and dep.ready < dep.desired:
         out.append(Finding("overload", "for", float(p["weight_not_ready"]), SOURCE,

@@ -8,6 +8,7 @@ its own timeout (duration_ms 15000 against timeout_ms 10000).
 
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 from ..model.check import Param, check
@@ -63,6 +64,8 @@ def _route_findings(r: RouteTimeout, ev: Evidence, p: Mapping[str, Param], p99: 
     facts: dict[str, str | int | float] = {"namespace": r.name.split("/", 1)[0], "route": r.route}
     if r.kind == "VirtualService":
         facts["virtualservice"] = _short(r.name)
+        if r.index is not None:
+            facts["route_index"] = r.index
     elif r.kind == "Ingress":
         facts["ingress"] = _short(r.name)
     else:
@@ -87,7 +90,9 @@ def _route_findings(r: RouteTimeout, ev: Evidence, p: Mapping[str, Param], p99: 
     if r.timeout_ms is not None and p99 is not None and r.timeout_ms <= p99:
         out.append(Finding("mesh-timeout", "for", float(p["weight_below_p99"]), SOURCE,
                            f"{what}: timeout {fmt_ms(r.timeout_ms)} is at or below the upstream's {p99_from} "
-                           f"{fmt_ms(p99)}", facts=dict(facts)))
+                           f"{fmt_ms(p99)}",
+                           # twice the upstream's p99, in whole seconds: room for its normal pace
+                           facts={**facts, "route_timeout_suggested": fmt_ms(1000 * math.ceil(2 * p99 / 1000))}))
     if r.timeout_ms is not None and deadline and _near(r.timeout_ms, deadline, 0.02):
         out.append(Finding("mesh-timeout", "for", float(p["weight_equal"]), SOURCE,
                            f"{what}: timeout {fmt_ms(r.timeout_ms)} equals {caller}'s {fmt_ms(deadline)} deadline: "

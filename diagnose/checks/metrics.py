@@ -69,7 +69,6 @@ def facts(m: MetricsEvidence, ev: Evidence) -> dict[str, Fact]:
     if hpa_max and hpa_max.last is not None:
         out["hpa"] = hpa_max.worst.get("hpa", "")
         out["hpa_max"] = int(hpa_max.last)
-        out["hpa_max_suggested"] = int(hpa_max.last) * 2
     for name, key, fmt, grow in (("cpu_limit_cores", "cpu_limit", _cpu_quantity, 2.0),
                                  ("memory_limit_bytes", "memory_limit", _mem_quantity, 1.5)):
         sig = m.get(name)
@@ -102,9 +101,11 @@ def _adder(cause: str, p: Mapping[str, Param], fx: Mapping[str, Fact],
            out: list[Finding]) -> Callable[..., None]:
     """`add(weight, summary, onset, direction="for")`: weight is a param name or a number."""
 
-    def add(weight: str | float, summary: str, onset: datetime | None, direction: str = "for") -> None:
+    def add(weight: str | float, summary: str, onset: datetime | None, direction: str = "for",
+            extra: Mapping[str, Fact] | None = None) -> None:
         w = float(p[weight]) if isinstance(weight, str) else float(weight)
-        out.append(Finding(cause, direction, w, SOURCE, summary, onset, fx))  # type: ignore[arg-type]
+        facts = {**fx, **extra} if extra else fx
+        out.append(Finding(cause, direction, w, SOURCE, summary, onset, facts))  # type: ignore[arg-type]
 
     return add
 
@@ -155,7 +156,8 @@ def resource_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     hpa = m.get("hpa_at_max_ratio")
     if hpa and hpa.peak is not None and hpa.peak >= 1.0:
         add("weight_hpa_max", f"HPA {fx.get('hpa', '?')} at its maximum of {fx.get('hpa_max', '?')} replicas"
-            f"{_since(hpa)}", hpa.onset)
+            f"{_since(hpa)}", hpa.onset,
+            extra={"hpa_max_suggested": int(fx["hpa_max"]) * 2} if "hpa_max" in fx else None)
     rate = m.get("request_rate")
     if rate and rate.peak and rate.baseline and rate.peak >= float(p["traffic_ratio"]) * rate.baseline:
         before = ""

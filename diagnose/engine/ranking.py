@@ -68,7 +68,7 @@ def rank(runbook: Runbook, results: Sequence[CheckResult], incident: Incident,
         confidence, verdict, reason = scored[step.cause]
         mine = [f for f in findings if f.cause == step.cause]
         mine.sort(key=lambda f: (f.direction != "for", -weights[id(f)]))
-        facts = _facts(base_facts, mine, findings)
+        facts = _facts(base_facts, mine)
         # The report shows the weight each finding actually carried, so a score can be checked by hand.
         mine = [f if weights[id(f)] == f.weight else replace(f, weight=weights[id(f)]) for f in mine]
         causes.append(CauseReport(
@@ -136,13 +136,14 @@ def _hm(ts: datetime) -> str:
     return ts.strftime("%H:%MZ")
 
 
-def _facts(base: Mapping[str, Fact], mine: list[Finding], every: list[Finding]) -> dict[str, Fact]:
-    """The cause's own findings first, then anything any check found, then what the incident says."""
+def _facts(base: Mapping[str, Fact], mine: list[Finding]) -> dict[str, Fact]:
+    """What the incident says, then what the cause's own findings FOR it found (the strongest first).
+    Facts of other causes' findings, or of evidence against this one, never fill its fixes: a fix
+    must answer what was found for this cause. Empty values do not count as found."""
     facts: dict[str, Fact] = dict(base)
-    for f in reversed(every):
-        facts.update(f.facts)
     for f in reversed(mine):
-        facts.update(f.facts)
+        if f.direction == "for":
+            facts.update((k, v) for k, v in f.facts.items() if v != "")
     return facts
 
 
@@ -165,7 +166,14 @@ def _fixes(step: Step, facts: Mapping[str, Fact]) -> tuple[Fix, ...]:
         commands = tuple(c for c in (_fill(c, facts) for c in tmpl.commands) if c)
         return Fix(summary=summary, commands=commands, why=tmpl.why)
 
-    specific = [f for f in (fill(t) for t in step.fixes if not t.fallback) if f]
+    specific: list[Fix] = []
+    shown: set[str] = set()
+    for fix in (fill(t) for t in step.fixes if not t.fallback):
+        # Two findings can lead to the same command (the blocker is also the idle transaction): once.
+        if fix is None or (fix.commands and shown.issuperset(fix.commands)):
+            continue
+        specific.append(fix)
+        shown.update(fix.commands)
     if specific:
         return tuple(specific)
     return tuple(f for f in (fill(t) for t in step.fixes if t.fallback) if f)

@@ -166,6 +166,7 @@ class RouteTimeout:
     connect_timeout_ms: float | None = None
     send_timeout_ms: float | None = None
     route: str = ""                        # the route's name or match, for the summary
+    index: int | None = None               # position in the VirtualService's spec.http, for a JSON patch
 
 
 @dataclass(frozen=True)

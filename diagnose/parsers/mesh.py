@@ -80,7 +80,7 @@ def virtual_service_routes(doc: Mapping[str, Any], upstream: str, namespace: str
             attempts=int(attempts) if attempts is not None else None,
             per_try_timeout_ms=_opt_ms(retries.get("perTryTimeout"), f"{where}.retries.perTryTimeout"),
             retry_on=str(retries.get("retryOn", "")),
-            route=str(http.get("name") or f"http[{i}]")))
+            route=str(http.get("name") or f"http[{i}]"), index=i))
     return out
 
 

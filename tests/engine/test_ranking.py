@@ -131,3 +131,16 @@ def test_a_fix_naming_an_object_not_found_is_left_out_and_the_fallback_shown_ins
         Finding("overload", "for", 1.0, "postgres", "blocked", facts={"pid": 4242, "db": "auth"}),))]
     loud = by_id(rank(rb, found, INC, {"upstream": "user-auth-service"}))["overload"]
     assert [f.commands for f in loud.fixes] == [("psql -d auth -c 'SELECT pg_terminate_backend(4242);'",)]
+
+
+def test_a_fix_is_filled_only_from_facts_found_for_its_own_cause():
+    fixes = [FixTemplate("Fix the lock order at {code_location}", (), "cycle")]
+    rb = Runbook(name="rb", title="rb", path="rb.yaml", signals=("x",), steps=(
+        Step("deadlock", "DL", 0.1, ("td",), tuple(fixes)), Step("database", "DB", 0.2, ("td",), ())),
+        verdicts={"likely": 0.7, "possible": 0.4, "unlikely": 0.15})
+    results = [CheckResult("td", "finding", findings=(
+        # a pool wait for the database, and healthy dumps against a deadlock: neither names a lock order
+        Finding("database", "for", 2.0, "thread-dumps", "pool wait", facts={"code_location": "Repo.find"}),
+        Finding("deadlock", "against", 1.5, "thread-dumps", "no cycle", facts={"code_location": "Main.run"}),
+    ))]
+    assert by_id(rank(rb, results, INC, {}))["deadlock"].fixes == ()
