@@ -265,7 +265,6 @@ def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles:
     try:
         futures = {family: pool.submit(one, q) for family, q in qs.items()}
         wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
-        unreachable = 0
         for family, fut in futures.items():
             q = qs[family]
             if not fut.done():
@@ -277,7 +276,6 @@ def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles:
                     files[f"{family}.json"] = family_file(q, start, end, step, response=fut.result())
                     continue
                 if isinstance(exc, _Unreachable):
-                    unreachable += 1
                     err = f"unreachable ({exc})"
                 elif isinstance(exc, TimeoutError):
                     err = f"no answer within the {opts.timeout:g}s budget"
@@ -292,10 +290,10 @@ def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles:
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         client.close()
-    if unreachable == len(qs):
-        raise SourceError(f"prometheus at {shown}: {errors[0]}")
-    if len(errors) == len(qs) and all(e.startswith("no answer") for e in errors):
-        raise SourceError(f"prometheus at {shown}: {errors[0]}")
+    if len(errors) == len(qs):
+        # Not one family answered (down, refusing every query, a wrong URL): the source failed, so its
+        # causes are unknown, not healthy.
+        raise SourceError(f"prometheus at {shown}: every query failed; first: {errors[0]}")
     return files
 
 

@@ -75,7 +75,8 @@ def test_a_server_that_is_down_fails_the_source_in_one_line() -> None:
     with pytest.raises(SourceError) as err:
         collect(f"http://user:pw@127.0.0.1:{port}", timeout=5)
     msg = str(err.value)
-    assert msg.startswith(f"prometheus at http://127.0.0.1:{port}: unreachable") and "\n" not in msg
+    assert msg.startswith(f"prometheus at http://127.0.0.1:{port}: every query failed; first: unreachable")
+    assert "\n" not in msg
     assert "pw" not in msg
 
 
@@ -173,3 +174,29 @@ def test_families_not_exported_are_missing_on_a_real_server(gc_server: Prometheu
     m = evidence(collect(gc_server.url)).prometheus
     assert m.missing.get("go_runtime", "").startswith("no series")
     assert m.get("gc_time_fraction") is not None
+
+
+def test_a_server_refusing_every_query_fails_the_source_so_its_causes_are_unknown() -> None:
+    """An auth proxy answering 401 to everything is not a healthy Prometheus with no data."""
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            body = b'{"status":"error","errorType":"unauthorized","error":"401 Unauthorized"}'
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(SourceError, match="every query failed.*401"):
+            collect(f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
