@@ -315,14 +315,14 @@ def _write(text: str, output: str | None) -> None:
 
 
 def _with_console(output: str | None, draw: Callable[[Any], None]) -> None:
-    from rich.console import Console
+    from .render.console import make_console
 
     if output:
         with open(output, "w", encoding="utf-8") as f:
-            draw(Console(file=f, no_color=True, width=120, soft_wrap=True))
+            draw(make_console(file=f, no_color=True, width=120, soft_wrap=True))
     else:
         # Piped output keeps whole lines (for grep and less) rather than the 80 columns rich assumes.
-        draw(Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 160))
+        draw(make_console(soft_wrap=True, width=None if sys.stdout.isatty() else 160))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

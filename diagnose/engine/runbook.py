@@ -267,7 +267,8 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
 
     params: dict[str, dict[str, Param]] = {}
     used = {c for s in steps for c in s.checks}
-    for cid, values in (root.get("checks") or {}).items():
+    raw_params = need(("checks",), dict, "a mapping of check id to params") if "checks" in root else {}
+    for cid, values in raw_params.items():
         at = ("checks", cid)
         if cid not in specs:
             raise doc.fail(at, f"params for unknown check {cid!r}")

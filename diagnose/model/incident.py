@@ -103,5 +103,6 @@ class Window:
     @classmethod
     def from_json(cls, doc: dict) -> "Window":
         start, end, onset = parse_iso(doc["start"]), parse_iso(doc["end"]), parse_iso(doc.get("onset"))
-        assert start and end
+        if start is None or end is None:
+            raise ValueError("a window needs a start and an end")
         return cls(start=start, end=end, onset=onset or start)

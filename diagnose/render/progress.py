@@ -24,9 +24,9 @@ class Progress:
 
     def __enter__(self) -> "Progress":
         if self.enabled:
-            from rich.console import Console
+            from .console import make_console
 
-            self._console = Console(stderr=True, highlight=False)
+            self._console = make_console(stderr=True)
             self._status = self._console.status("gathering evidence ...")
             self._status.__enter__()
         return self

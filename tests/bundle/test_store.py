@@ -129,3 +129,12 @@ def test_json_documents_stay_valid_json_when_secrets_are_redacted():
     assert out["env"][0]["valueFrom"] == {"secretKeyRef": {"name": "db", "key": "password"}}
     assert out["env"][1]["value"] == "<redacted>" and out["env"][2]["value"] == "info"
     assert "hunter2" not in out["query"] and out["tokens"] == 5
+
+
+def test_a_manifest_window_without_a_start_is_a_bundle_error(tmp_path):
+    make(tmp_path / "b")
+    m = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    m["window"]["start"] = None
+    (tmp_path / "b" / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BundleError, match="malformed"):
+        read(tmp_path / "b")

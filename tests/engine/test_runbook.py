@@ -103,3 +103,7 @@ def test_yaml_is_loaded_safely():
 
 def test_a_mapping_used_as_a_key_is_an_error_not_a_crash():
     assert "keys must be plain names" in error_of("? [a, b]\n: 1\n")
+
+
+def test_checks_params_that_are_not_a_mapping_are_an_error_not_a_crash():
+    assert "field 'checks'" in error_of(GOOD.replace("checks:\n  res: {cpu_limit_ratio: 0.8, n: 4}", "checks: [res]"))

@@ -3,16 +3,15 @@ import json
 import re
 from datetime import datetime, timezone
 
-from rich.console import Console
-
 from diagnose.model.evidence import SourceStatus
 from diagnose.model.finding import CheckResult, Finding
 from diagnose.model.incident import Incident, Percentiles, Window
 from diagnose.model.report import CauseReport, Fix, Report
 from diagnose.render import report as render
+from diagnose.render.console import make_console
 
 T0 = datetime(2023, 10, 27, 10, 30, tzinfo=timezone.utc)
-HOSTILE = "[bold red]pwned[/] \x1b[31mred\x1b[0m \x1b]8;;http://evil\x07link <script>x</script> `code` | cell"
+HOSTILE = "[bold red]pwned[/] :fire: \x1b[31mred\x1b[0m \x1b]8;;http://evil\x07link <script>x</script> `code` | cell"
 
 
 def hostile_report() -> Report:
@@ -27,9 +26,10 @@ def hostile_report() -> Report:
 
 def test_terminal_output_shows_markup_and_escape_sequences_as_text():
     buf = io.StringIO()
-    render.to_text(hostile_report(), Console(file=buf, force_terminal=True, width=200))
+    render.to_text(hostile_report(), make_console(file=buf, force_terminal=True, width=200))
     out = buf.getvalue()
     assert "[bold red]pwned[/]" in out                 # shown, not interpreted
+    assert ":fire:" in out and "\U0001f525" not in out  # emoji codes too
     assert "\x1b[31mred" not in out and "\x1b]8;;" not in out
     assert "\\x1b[31mred" in out                       # visible instead
 
