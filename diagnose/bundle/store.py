@@ -22,8 +22,8 @@ from .. import __version__
 from ..errors import BundleError
 from ..model.evidence import SourceStatus
 from ..model.incident import Incident, Window, iso
+from ..redact import scrub
 from ..sources.base import RawFiles
-from .redact import scrub
 
 FORMAT = "diagnose.bundle/v1"
 MANIFEST = "manifest.json"

@@ -29,6 +29,7 @@ from ..model.database import (
     fmt_age,
 )
 from ..model.incident import parse_iso
+from ..redact import scrub_text
 from ..sources.base import RawFiles, Target
 
 HIDDEN = "<insufficient privilege>"
@@ -37,6 +38,11 @@ MAX_NOTES = 5
 
 T = TypeVar("T")
 
+
+
+def _scrubbed(query: str | None) -> str | None:
+    """Query text is shown in reports and notes: a `PASSWORD '...'` or a DSN in it must not be."""
+    return scrub_text(query) if query else query
 
 def load(files: RawFiles, target: Target | None) -> DatabaseEvidence:
     if "activity.json" not in files:
@@ -162,7 +168,7 @@ def _matches(value: str | None, upstream: str | None) -> bool:
 # ---- rows ----------------------------------------------------------------------------------------
 
 def _session(r: Mapping[str, Any], upstream: str | None, database: str | None) -> Session:
-    query = _str(r.get("query"))
+    query = _scrubbed(_str(r.get("query")))
     hidden = query == HIDDEN
     app, user, db = _str(r.get("application_name")) or None, _str(r.get("usename")), _str(r.get("datname"))
     relevant = (_matches(app, upstream) or _matches(user, upstream) or (db is not None and db == upstream)
@@ -190,7 +196,7 @@ def _lock(r: Mapping[str, Any]) -> HeldLock:
 def _statement(r: Mapping[str, Any], upstream: str | None, database: str | None) -> StatementStat:
     db, user = _str(r.get("datname")), _str(r.get("rolname"))
     relevant = (db is not None and db in (database, upstream)) or _matches(user, upstream)
-    return StatementStat(query=str(r["query"]), calls=int(r["calls"]), mean_ms=float(r["mean_ms"]),
+    return StatementStat(query=scrub_text(str(r["query"])), calls=int(r["calls"]), mean_ms=float(r["mean_ms"]),
                          total_ms=float(r["total_ms"]), rows=int(r.get("rows") or 0), database=db, user=user,
                          relevant=relevant)
 

@@ -9,6 +9,7 @@ from diagnose.bundle.store import read, write
 from diagnose.errors import BundleError
 from diagnose.model.evidence import SourceStatus
 from diagnose.model.incident import Incident, Percentiles, Window
+from diagnose.redact import scrub
 
 T0 = datetime(2023, 10, 27, 10, 30, tzinfo=timezone.utc)
 INC = Incident("frontend-api", "user-auth-service", 3, T0, T0, 10000.0, Percentiles(15000, 15000, 15000))
@@ -120,7 +121,7 @@ def test_a_truncated_archive_is_a_one_line_error(tmp_path):
 
 
 def test_json_documents_stay_valid_json_when_secrets_are_redacted():
-    from diagnose.bundle.redact import scrub
+    from diagnose.redact import scrub
 
     doc = {"env": [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
                    {"name": "API_TOKEN", "value": "tok-123"}, {"name": "LOG_LEVEL", "value": "info"}],
@@ -138,3 +139,12 @@ def test_a_manifest_window_without_a_start_is_a_bundle_error(tmp_path):
     (tmp_path / "b" / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(BundleError, match="malformed"):
         read(tmp_path / "b")
+
+
+def test_a_password_in_sql_text_is_redacted():
+    from diagnose.redact import scrub_text
+
+    assert scrub_text("ALTER ROLE app WITH PASSWORD 'hunter2'") == "ALTER ROLE app WITH PASSWORD '<redacted>'"
+    assert "s3" not in scrub_text("CREATE ROLE x ENCRYPTED PASSWORD 'it''s s3cret' LOGIN")
+    doc = json.dumps({"rows": [[1, "ALTER ROLE app PASSWORD 'hunter2'"]]}).encode()
+    assert b"hunter2" not in scrub(doc)

@@ -21,6 +21,8 @@ _PATTERNS = [
     # key=value and "key": "value" for secret-looking keys (not a nested {...} or [...])
     (re.compile(rb"(?i)(\b[\w.-]*" + _SECRET_WORDS.encode() + rb"[\w.-]*\"?\s*[=:]\s*\"?)([^\s\"',;&{}\[\]]+)"),
      rb"\1<redacted>"),
+    # SQL: CREATE/ALTER ROLE ... PASSWORD 'secret' (and ENCRYPTED PASSWORD)
+    (re.compile(rb"(?i)(\bpassword\s+)'(?:[^']|'')*'"), rb"\1'<redacted>'"),
     # Authorization headers
     (re.compile(rb"(?i)(authorization\"?\s*[=:]\s*\"?(?:bearer|basic|token)\s+)[A-Za-z0-9._~+/=-]+"),
      rb"\1<redacted>"),
