@@ -130,16 +130,10 @@ def demo(fmt: str, output: str | None) -> None:
 
 def _analyze(bundle: str, runbook_name: str | None, fmt: str, output: str | None) -> None:
     from .bundle.store import read
-    from .engine.diagnose import diagnose
-    from .engine.gather import LIVE_SOURCES, Gathered
-    from .model.evidence import SourceStatus
-    from .sources.base import Target
+    from .engine.diagnose import diagnose, from_bundle
 
-    b = read(bundle)
-    gathered = {name: Gathered(b.sources.get(name) or SourceStatus(name, "skipped", "not in the bundle"),
-                               b.files.get(name, {})) for name in LIVE_SOURCES}
-    target = Target(incident=b.incident, window=b.window, namespace=b.namespace or b.incident.namespace)
-    report = diagnose(target, gathered, _runbook(runbook_name, b.incident.signal))
+    target, gathered = from_bundle(read(bundle))
+    report = diagnose(target, gathered, _runbook(runbook_name, target.incident.signal))
     _emit(report, fmt, output)
 
 

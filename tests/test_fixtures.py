@@ -12,11 +12,8 @@ from pathlib import Path
 import pytest
 
 from diagnose.bundle.store import read
-from diagnose.engine.diagnose import diagnose
-from diagnose.engine.gather import LIVE_SOURCES, Gathered
+from diagnose.engine.diagnose import diagnose, from_bundle
 from diagnose.engine.runbook import CATALOGUE, for_signal
-from diagnose.model.evidence import SourceStatus
-from diagnose.sources.base import Target
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = sorted(p.parent for p in (REPO / "fixtures").glob("*/expected.json"))
@@ -24,11 +21,9 @@ GOLDEN = REPO / "tests" / "golden"
 
 
 def analyze(bundle: Path) -> dict:
-    b = read(bundle)
-    gathered = {n: Gathered(b.sources.get(n) or SourceStatus(n, "skipped", "not in the bundle"), b.files.get(n, {}))
-                for n in LIVE_SOURCES}
-    target = Target(incident=b.incident, window=b.window, namespace=b.namespace)
-    return diagnose(target, gathered, for_signal(b.incident.signal)).to_json()
+    """What `diagnose analyze BUNDLE --format json` reports, in-process."""
+    target, gathered = from_bundle(read(bundle))
+    return diagnose(target, gathered, for_signal(target.incident.signal)).to_json()
 
 
 def stable(report: dict) -> dict:

@@ -10,6 +10,7 @@ import time
 from dataclasses import replace
 from typing import Callable, Mapping
 
+from ..bundle.store import Bundle
 from ..errors import DiagnoseError
 from ..model.evidence import Evidence, SourceStatus
 from ..model.finding import CheckResult, Fact
@@ -131,3 +132,11 @@ def diagnose(target: Target, gathered: Mapping[str, Gathered], runbook: Runbook,
     return Report(incident=evidence.incident, window=evidence.window, runbook=runbook.name, causes=causes,
                   checks=tuple(results), sources=evidence.sources, notes=evidence.notes)
 
+
+def from_bundle(bundle: Bundle) -> tuple[Target, dict[str, Gathered]]:
+    """What `diagnose analyze` diagnoses: the bundle's target and its sources as if just gathered."""
+    gathered = {name: Gathered(bundle.sources.get(name) or SourceStatus(name, "skipped", "not in the bundle"),
+                               bundle.files.get(name, {})) for name in LIVE_SOURCES}
+    target = Target(incident=bundle.incident, window=bundle.window,
+                    namespace=bundle.namespace or bundle.incident.namespace)
+    return target, gathered
