@@ -63,7 +63,7 @@ def postgres(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     out += _idle_in_xact(db, p, blockers)
     out += _connections(db, p)
     out += _scans(db, p)
-    out += _no_waits(db, p, out)
+    out += _no_waits(db, p)
     return out
 
 
@@ -202,17 +202,20 @@ def _scans(db: DatabaseEvidence, p: Mapping[str, Param]) -> list[Finding]:
     return out
 
 
-def _no_waits(db: DatabaseEvidence, p: Mapping[str, Param], found: list[Finding]) -> list[Finding]:
-    """Healthy data, said explicitly: only when every session could be read and nothing above fired."""
-    if any(f.direction == "for" and f.weight >= float(p["weight_idle_xact"]) for f in found) or db.hidden_count:
+def _no_waits(db: DatabaseEvidence, p: Mapping[str, Param]) -> list[Finding]:
+    """Healthy data, said explicitly: only when every session could be read and none of the upstream's
+    sessions waits on a lock, runs long, or sits idle in a transaction past the thresholds."""
+    if db.hidden_count:
         return []
     mine: list[Session] = [s for s in db.relevant_sessions if s.is_client]
     if not mine:
         return []
     active = [s for s in mine if s.state == "active"]
     longest = max((s.query_age_s or 0.0) for s in active) if active else 0.0
-    lock_waits = sum(1 for s in mine if s.wait_event_type == "Lock")
-    if lock_waits:
+    idle_long = any((s.state or "").startswith("idle in transaction") and
+                    (s.xact_age_s or 0.0) >= float(p["idle_xact_s"]) for s in mine)
+    if (any(s.wait_event_type == "Lock" for s in mine) or longest >= float(p["long_query_s"]) or idle_long
+            or db.chains):
         return []
     summary = (f"no lock waits and no query over {float(p['long_query_s']):g}s among {len(mine)} sessions of "
                f"{db.upstream or 'the upstream'}/{db.database or '?'} ({len(active)} active, longest "

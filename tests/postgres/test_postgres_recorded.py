@@ -178,3 +178,27 @@ def test_source_is_skipped_without_a_dsn_or_pg_variables(monkeypatch: pytest.Mon
     assert source.skip_reason(SourceOptions(pg_dsn="dbname=auth")) is None
     monkeypatch.setenv("PGHOST", "db.internal")
     assert source.skip_reason(SourceOptions()) is None
+
+
+def test_a_long_query_is_never_also_called_no_waits_whatever_the_weights():
+    """Whether the database is called healthy depends on what was seen, not on how findings are weighed."""
+    import dataclasses
+    from pathlib import Path
+
+    from diagnose.bundle.store import read
+    from diagnose.checks.database import postgres as postgres_check
+    from diagnose.engine.diagnose import from_bundle, load_evidence
+
+    target, gathered = from_bundle(read(Path(__file__).resolve().parents[2] / "fixtures" / "healthy"))
+    ev = load_evidence(target, gathered)
+    db = ev.postgres
+    assert db is not None
+    # the healthy database, but one of the upstream's queries has run for 30 s (and nothing else fired)
+    first = next(s for s in db.relevant_sessions if s.is_client)
+    slow = dataclasses.replace(first, state="active", query_age_s=30.0)
+    sessions = tuple(slow if s is first else s for s in db.sessions)
+    ev = dataclasses.replace(ev, postgres=dataclasses.replace(db, sessions=sessions))
+    params = {**postgres_check.__diagnose_check__.params, "weight_long_query": 0.8}  # type: ignore[attr-defined]
+    found = postgres_check(ev, params)
+    assert any(f.direction == "for" and "30" in f.summary for f in found), found
+    assert not [f for f in found if f.direction == "against" and "no lock waits" in f.summary]
