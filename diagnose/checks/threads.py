@@ -166,7 +166,6 @@ def thread_dumps(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     td = ev.threads
     if td is None or not td.dumps:
         return []
-    p = {**PARAMS, **p}
     in_cycle = {(c.pod, t) for c in td.cycles for t in c.threads}
     behind = {(h.pod, h.owner): h for h in td.hotspots if h.owner is not None and (h.pod, h.owner) in in_cycle}
     findings = _cycle_findings(td, p, behind) + _hotspot_findings(td, p, in_cycle) + _go_findings(td, p)

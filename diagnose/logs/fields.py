@@ -57,11 +57,6 @@ def flatten(rec: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | None
     return out
 
 
-def lookup(rec: Mapping[str, Any], key: str) -> Any:
-    """A value by its dotted name in a nested record."""
-    return flatten(rec).get(key)
-
-
 class Fields:
     """A record's values sorted into the roles above (the hot path: one of these per timeout line).
 
@@ -131,22 +126,6 @@ def first_str(rec: "Fields | Mapping[str, Any]", keys: tuple[str, ...] | str) ->
         if isinstance(v, str) and v.strip() and v.strip() != "-":
             return v.strip()
     return None
-
-
-def _str(f: Fields, role: str) -> str | None:
-    return _pick(f.rec, f.plan.get(role))
-
-
-def first_ms(f: Fields, role: str) -> float | None:
-    return _ms(f.rec, f.plan.get(role))
-
-
-def first_time(f: Fields) -> float | None:
-    return _time(f.rec, f.plan.get("time"))
-
-
-def kind_of(f: Fields) -> str | None:
-    return _kind(f.rec, f.plan)
 
 
 # The readers below take the record and its plan's keys for one role; they are the per-event hot path,

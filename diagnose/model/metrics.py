@@ -21,10 +21,6 @@ class Signal:
     # The value at the last sample of the window (a limit or a replica count is read here, not as a peak).
     last: float | None = None
 
-    @property
-    def departed(self) -> bool:
-        return self.onset is not None
-
 
 @dataclass(frozen=True)
 class MetricsEvidence:
