@@ -20,7 +20,7 @@ from typing import Mapping
 
 from .. import __version__
 from ..errors import BundleError
-from ..model.evidence import SourceStatus
+from ..model.evidence import LIVE_SOURCE_NAMES, SourceStatus
 from ..model.incident import Incident, Window, iso
 from ..redact import scrub
 from ..sources.base import RawFiles
@@ -28,7 +28,7 @@ from ..sources.base import RawFiles
 FORMAT = "diagnose.bundle/v1"
 MANIFEST = "manifest.json"
 LOG_FILE = "logs/incident.log"
-SOURCE_DIRS = ("kubernetes", "prometheus", "postgres", "thread-dumps")
+SOURCE_DIRS = LIVE_SOURCE_NAMES
 MAX_ARCHIVE_BYTES = 2 * 1024**3        # refuse archives that unpack past this (a tar bomb)
 
 

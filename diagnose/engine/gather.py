@@ -14,16 +14,11 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from ..errors import DiagnoseError
-from ..model.evidence import SourceStatus
+from ..model.evidence import LIVE_SOURCE_NAMES, SourceStatus
 from ..sources.base import RawFiles, SourceOptions, Target
 
-# source name -> module; the parser of each is diagnose.parsers.<module name>
-LIVE_SOURCES: Mapping[str, str] = {
-    "kubernetes": "kubernetes",
-    "prometheus": "prometheus",
-    "postgres": "postgres",
-    "thread-dumps": "thread_dumps",
-}
+# source name -> module name in diagnose.sources and diagnose.parsers
+LIVE_SOURCES: Mapping[str, str] = {name: name.replace("-", "_") for name in LIVE_SOURCE_NAMES}
 
 Progress = Callable[[str, SourceStatus | None], None]   # (source, None) when it starts, status when done
 
@@ -35,7 +30,10 @@ class Gathered:
 
 
 def source_module(name: str):  # noqa: ANN201 - a module
-    return importlib.import_module(f"diagnose.sources.{LIVE_SOURCES[name]}")
+    module = importlib.import_module(f"diagnose.sources.{LIVE_SOURCES[name]}")
+    if module.NAME != name:
+        raise RuntimeError(f"diagnose.sources.{LIVE_SOURCES[name]} calls itself {module.NAME!r}, not {name!r}")
+    return module
 
 
 def gather(opts: SourceOptions, target: Target, progress: Progress | None = None) -> dict[str, Gathered]:

@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 
 SourceStatusName = Literal["ok", "error", "skipped"]
 
-# The evidence sources, in the order reports list them.
-SOURCE_NAMES = ("logs", "kubernetes", "prometheus", "postgres", "thread-dumps")
+# The live evidence sources, in the order reports list them: each is diagnose/sources/<name>.py and
+# diagnose/parsers/<name>.py (with "-" as "_"), and a folder of that name in a bundle.
+LIVE_SOURCE_NAMES = ("kubernetes", "prometheus", "postgres", "thread-dumps")
+SOURCE_NAMES = ("logs", *LIVE_SOURCE_NAMES)
 
 
 @dataclass(frozen=True)
