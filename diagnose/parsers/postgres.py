@@ -44,6 +44,7 @@ def _scrubbed(query: str | None) -> str | None:
     """Query text is shown in reports and notes: a `PASSWORD '...'` or a DSN in it must not be."""
     return scrub_text(query) if query else query
 
+
 def load(files: RawFiles, target: Target | None) -> DatabaseEvidence:
     if "activity.json" not in files:
         raise EvidenceError("postgres/activity.json: missing (the sessions of the database were not recorded)")
@@ -53,14 +54,13 @@ def load(files: RawFiles, target: Target | None) -> DatabaseEvidence:
     activity = _query(files, "activity.json", notes, required=True)
     sessions = _rows(activity, "activity.json", lambda r: _session(r, upstream, database), notes)
     locks = _rows(_query(files, "locks.json", notes), "locks.json", _lock, notes)
-    statements = _rows(_query(files, "statements.json", notes), "statements.json",
-                       lambda r: _statement(r, upstream, database), notes)
+    stmt_doc = _query(files, "statements.json", notes)
+    statements = _rows(stmt_doc, "statements.json", lambda r: _statement(r, upstream, database), notes)
     if any(s.query == HIDDEN for s in statements):
         notes.append(f"{sum(s.query == HIDDEN for s in statements)} top statements of other roles are hidden "
                      f"from role {server.get('user') or '?'}: grant it pg_read_all_stats (or pg_monitor)")
         statements = [s for s in statements if s.query != HIDDEN]
     tables = _rows(_query(files, "tables.json", notes), "tables.json", _table, notes)
-    stmt_doc = _query(files, "statements.json", [])
     stmt_note = (stmt_doc.get("note") or stmt_doc.get("error")) if stmt_doc else "statements.json not recorded"
     settings = _settings(server.get("settings"))
     hidden = [s for s in sessions if s.hidden]
