@@ -91,3 +91,16 @@ def test_the_report_matches_its_golden_file(bundle: Path, update_golden: bool):
         if not update_golden:
             pytest.fail(f"{golden} did not exist; written now, check it in")
     assert got == json.loads(golden.read_text())
+
+
+@pytest.mark.parametrize("bundle", FIXTURES, ids=[f.name for f in FIXTURES])
+def test_every_fact_a_check_sets_is_one_it_declares(bundle: Path):
+    """Runbook validation trusts the declared facts; this keeps the declarations true."""
+    from diagnose.engine.diagnose import load_evidence, run_checks
+    from diagnose.engine.registry import checks
+
+    target, gathered = from_bundle(read(bundle))
+    for result in run_checks(load_evidence(target, gathered), for_signal(target.incident.signal)):
+        declared = set(checks()[result.id].facts)
+        for f in result.findings:
+            assert set(f.facts) <= declared, (result.id, set(f.facts) - declared)

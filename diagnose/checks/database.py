@@ -48,7 +48,11 @@ def terminate_sql(pid: int) -> str:
     return f"SELECT pg_terminate_backend({pid});"
 
 
-@check("postgres", needs=("postgres",), causes=(CAUSE,), params=PARAMS,
+@check("postgres", needs=("postgres",), causes=(CAUSE,), params=PARAMS, facts=(
+    "db", "pid", "blocker_query", "blocker_user", "blocker_app", "blocker_state", "xact_age_s", "waiters",
+    "relation", "terminate_sql", "long_query_pid", "long_query", "long_query_age_s", "long_queries", "cancel_sql",
+    "index_sql", "idle_pid", "idle_xact_age_s", "idle_query", "idle_timeout_sql", "connections",
+    "max_connections", "usable_connections", "table", "seq_scans", "slow_query", "slow_mean_ms"),
        title="PostgreSQL: blocking chains, long queries, idle transactions, connection slots, scans")
 def postgres(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     db = ev.postgres

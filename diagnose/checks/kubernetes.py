@@ -51,7 +51,9 @@ def _ratios(kube: KubeEvidence, use: str) -> dict[str, float]:
     return out
 
 
-@check("pod-resources", needs=("kubernetes",), causes=("overload",), params={
+@check("pod-resources", needs=("kubernetes",), causes=("overload",), facts=(
+    "namespace", "deployment", "replicas", "replicas_suggested", "hpa", "hpa_max", "hpa_max_suggested",
+    "cpu_limit_ratio", "rollout_revision"), params={
     "cpu_limit_ratio": 0.9, "mem_limit_ratio": 0.9, "idle_ratio": 0.5, "weight_cpu": 1.5, "weight_mem": 0.75,
     "weight_hpa_max": 1.0, "weight_not_ready": 1.0, "weight_oom": 1.0, "weight_restarts": 0.5,
     "weight_headroom": 1.0})
@@ -121,7 +123,9 @@ def pod_resources(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     return out
 
 
-@check("pod-placement", needs=("kubernetes",), causes=("network",), params={
+@check("pod-placement", needs=("kubernetes",), causes=("network",),
+       facts=("namespace", "deployment", "replicas", "replicas_suggested", "hpa", "hpa_max", "zones", "caller_zone"),
+       params={
     "weight_cross_zone": 1.0, "weight_cross_region": 2.0, "weight_same_zone": 0.3})
 def pod_placement(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     """Zones and regions of the caller's pods against the upstream's (from their nodes' topology labels)."""
@@ -151,7 +155,9 @@ def pod_placement(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
                     f"{kube.caller} and {kube.upstream} both have pods in {', '.join(sorted(shared))}", facts=facts)]
 
 
-@check("readiness-probes", needs=("kubernetes",), causes=("mesh-timeout",), params={
+@check("readiness-probes", needs=("kubernetes",), causes=("mesh-timeout",),
+       facts=("namespace", "deployment", "replicas", "replicas_suggested", "hpa", "hpa_max", "container",
+              "probe_timeout", "probe_period"), params={
     "max_timeout_s": 1.0, "max_period_s": 2.0, "weight_aggressive": 0.75})
 def readiness_probes(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     """Readiness probes so tight that one slow reply takes a pod out of the Service's endpoints."""

@@ -9,7 +9,7 @@ from ..model.evidence import Evidence
 from ..model.finding import Finding
 
 
-@check("log-timings", needs=("logs",), causes=("mesh-timeout",),
+@check("log-timings", needs=("logs",), causes=("mesh-timeout",), facts=("observed_duration_ms",),
        params={"overrun_ratio": 1.2, "weight_overrun": 1.2, "weight_fixed": 0.4})
 def log_timings(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     """Request durations against the caller's own timeout."""

@@ -139,7 +139,10 @@ def _policy_findings(d: TrafficPolicy, p: Mapping[str, Param]) -> list[Finding]:
     return out
 
 
-@check("mesh-routes", needs=("kubernetes",), causes=("mesh-timeout",), params={
+@check("mesh-routes", needs=("kubernetes",), causes=("mesh-timeout",), facts=(
+    "namespace", "route", "route_index", "virtualservice", "ingress", "serviceprofile", "destinationrule",
+    "route_timeout", "route_timeout_suggested", "attempts", "per_try_timeout", "per_try_timeout_suggested",
+    "caller_timeout"), params={
     "weight_retry_budget": 2.0, "weight_explains": 1.0, "weight_below_p99": 2.0, "weight_equal": 1.0,
     "weight_pool": 1.0, "weight_outlier": 0.5, "weight_headroom": 1.0, "weight_no_routes": 0.5,
     "headroom_ratio": 2.0, "match_tolerance": 0.1, "tiny_pool": 10, "eject_after": 1})

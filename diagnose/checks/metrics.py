@@ -97,6 +97,12 @@ def _gc_leads(m: MetricsEvidence) -> tuple[Signal, Signal] | None:
     return None
 
 
+# The facts every metrics check's findings carry (see `facts` above), declared for runbook validation.
+METRIC_FACTS = ("deployment", "namespace", "replicas", "replicas_suggested", "hpa", "hpa_max", "hpa_max_suggested",
+                "cpu_limit", "cpu_limit_suggested", "memory_limit", "memory_limit_suggested", "heap_max",
+                "heap_suggested", "gc_name")
+
+
 def _adder(cause: str, p: Mapping[str, Param], fx: Mapping[str, Fact],
            out: list[Finding]) -> Callable[..., None]:
     """`add(weight, summary, onset, direction="for")`: weight is a param name or a number."""
@@ -110,7 +116,7 @@ def _adder(cause: str, p: Mapping[str, Param], fx: Mapping[str, Fact],
     return add
 
 
-@check("resource-metrics", needs=("prometheus",), causes=("overload",), params={
+@check("resource-metrics", needs=("prometheus",), facts=METRIC_FACTS, causes=("overload",), params={
     "cpu_limit_ratio": 0.9, "throttled_ratio": 0.25, "memory_limit_ratio": 0.9, "traffic_ratio": 2.0,
     "low_cpu_ratio": 0.6, "low_memory_ratio": 0.7,
     "weight_cpu": 1.5, "weight_throttled": 1.0, "weight_memory": 0.8, "weight_oom": 1.5, "weight_restarts": 0.5,
@@ -173,7 +179,7 @@ def resource_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     return out
 
 
-@check("gc-metrics", needs=("prometheus",), causes=("gc-pause",), params={
+@check("gc-metrics", needs=("prometheus",), facts=METRIC_FACTS, causes=("gc-pause",), params={
     "gc_time_fraction": 0.1, "max_pause_seconds": 1.0, "heap_ratio": 0.9,
     "low_gc_time_fraction": 0.03, "short_pause_seconds": 0.3,
     "go_gc_time_fraction": 0.1, "go_max_pause_seconds": 0.5,
@@ -231,7 +237,7 @@ def gc_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     return out
 
 
-@check("network-metrics", needs=("prometheus",), causes=("network",), params={
+@check("network-metrics", needs=("prometheus",), facts=METRIC_FACTS, causes=("network",), params={
     "gap_ms": 500.0, "gap_ratio": 2.0, "agree_ratio": 1.25, "upstream_slow_ms": 1000.0,
     "retrans_ratio": 0.02, "nic_per_second": 1.0,
     "weight_gap": 2.0, "weight_retrans": 1.0, "weight_nic": 0.8, "weight_agree": 1.5, "weight_clean": 0.5})
@@ -280,7 +286,7 @@ def network_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     return out
 
 
-@check("pool-metrics", needs=("prometheus",), causes=("database",), params={
+@check("pool-metrics", needs=("prometheus",), facts=METRIC_FACTS, causes=("database",), params={
     "pending": 1.0, "active_ratio": 0.95, "idle_active_ratio": 0.7,
     "weight_pending": 1.5, "weight_saturated": 1.0, "weight_idle": 0.8})
 def pool_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:

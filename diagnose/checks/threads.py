@@ -160,7 +160,9 @@ def _against(ev: ThreadEvidence, p: Mapping[str, Param]) -> Finding | None:
         facts={"pods": ", ".join(ev.pods), "pod": ev.pods[0] if ev.pods else ""})
 
 
-@check("thread-dumps", needs=("thread-dumps",), causes=("deadlock", "database", "overload"), params=PARAMS)
+@check("thread-dumps", needs=("thread-dumps",), causes=("deadlock", "database", "overload"), params=PARAMS,
+       facts=("code_location", "code_locations", "pod", "pods", "threads", "lock", "locks", "blocked", "holder",
+              "pool", "pool_size", "waiting", "resource", "minutes"))
 def thread_dumps(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     """Thread dumps: lock cycles, contention, pools waiting on the database or a slow call."""
     td = ev.threads

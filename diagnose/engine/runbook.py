@@ -19,6 +19,9 @@ from ..errors import RunbookError
 from ..model.check import CheckSpec, Param
 from .registry import checks as registered_checks
 
+# Facts the engine gives every fix template, from the incident (engine.diagnose.base_facts).
+BASE_FACTS = ("service", "caller", "upstream", "namespace", "caller_timeout_ms", "caller_timeout")
+
 # The catalogue every upstream-timeout report ranks (contract section 1).
 CATALOGUE = ("overload", "network", "gc-pause", "database", "mesh-timeout", "deadlock")
 
@@ -232,6 +235,12 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
                 fix.placeholders()
             except ValueError as e:
                 raise doc.fail(fat, f"bad template: {e}") from None
+            # A placeholder that no check of this cause can set would silently hide the fix forever.
+            known = set(BASE_FACTS).union(*(specs[c].facts for c in check_ids))
+            unknown = sorted(fix.placeholders() - known)
+            if unknown:
+                raise doc.fail(fat, f"{{{unknown[0]}}} is set by none of this cause's checks "
+                                    f"({', '.join(check_ids)}) nor by the incident")
             fixes.append(fix)
         steps.append(Step(cause=cause, title=need(at + ("title",), str, "a string"), prior=float(prior),
                           checks=tuple(check_ids), fixes=tuple(fixes), diagnosis=str(raw.get("diagnosis", ""))))

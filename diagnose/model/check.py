@@ -28,16 +28,18 @@ class CheckSpec:
     causes: tuple[str, ...]                # catalogue causes its findings speak to
     params: Mapping[str, Param] = field(default_factory=dict)
     title: str = ""
+    facts: tuple[str, ...] = ()            # the names its findings may set in `facts`, for fix templates
 
 
 def check(id: str, *, needs: tuple[str, ...], causes: tuple[str, ...],
-          params: Mapping[str, Param] | None = None, title: str = "") -> Callable[[CheckFunc], CheckFunc]:
+          params: Mapping[str, Param] | None = None, title: str = "",
+          facts: tuple[str, ...] = ()) -> Callable[[CheckFunc], CheckFunc]:
     """Mark a function as a check. `needs` names sources: logs, kubernetes, prometheus, postgres, thread-dumps."""
 
     def mark(func: CheckFunc) -> CheckFunc:
         setattr(func, MARK, CheckSpec(id=id, func=func, needs=tuple(needs), causes=tuple(causes),
                                       params=dict(params or {}), title=title or (func.__doc__ or "").strip()
-                                      .split("\n")[0]))
+                                      .split("\n")[0], facts=tuple(facts)))
         return func
 
     return mark

@@ -7,7 +7,8 @@ from diagnose.errors import RunbookError
 from diagnose.model.check import CheckSpec
 
 SPECS = {
-    "res": CheckSpec("res", lambda ev, p: [], ("kubernetes",), ("overload",), {"cpu_limit_ratio": 0.9, "n": 3}),
+    "res": CheckSpec("res", lambda ev, p: [], ("kubernetes",), ("overload",), {"cpu_limit_ratio": 0.9, "n": 3},
+                     facts=("deployment", "replicas_suggested")),
     "gc": CheckSpec("gc", lambda ev, p: [], ("prometheus",), ("gc-pause",), {}),
 }
 
@@ -107,3 +108,8 @@ def test_a_mapping_used_as_a_key_is_an_error_not_a_crash():
 
 def test_checks_params_that_are_not_a_mapping_are_an_error_not_a_crash():
     assert "field 'checks'" in error_of(GOOD.replace("checks:\n  res: {cpu_limit_ratio: 0.8, n: 4}", "checks: [res]"))
+
+
+def test_a_fix_placeholder_no_check_of_the_cause_sets_is_refused():
+    msg = error_of(GOOD.replace("--replicas={replicas_suggested}", "--replicas={replica_count}"))
+    assert "field 'steps.0.fixes.0'" in msg and "{replica_count} is set by none of this cause's checks" in msg
