@@ -15,17 +15,14 @@ from typing import Callable, Mapping
 from ..model.check import Param, check
 from ..model.evidence import Evidence
 from ..model.finding import Fact, Finding
+from ..model.incident import clock
 from ..model.metrics import MetricsEvidence, Signal
 
 SOURCE = "prometheus"
 
 
-def _hm(ts: datetime | None) -> str:
-    return ts.strftime("%H:%M") + "Z" if ts else "?"
-
-
 def _since(sig: Signal) -> str:
-    return f" since {_hm(sig.onset)}" if sig.onset else ""
+    return f" since {clock(sig.onset)}" if sig.onset else ""
 
 
 def _pct(x: float) -> str:
@@ -133,7 +130,7 @@ def resource_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
 
     cpu, thr, mem = m.get("cpu_limit_ratio"), m.get("cpu_throttled_ratio"), m.get("memory_limit_ratio")
     lead = _gc_leads(m)
-    after_gc = (f"; the rise follows the GC rise at {_hm(lead[0].onset)}, so it may be GC work, not load"
+    after_gc = (f"; the rise follows the GC rise at {clock(lead[0].onset)}, so it may be GC work, not load"
                 if lead else "")
     if cpu and cpu.peak is not None and cpu.peak >= float(p["cpu_limit_ratio"]):
         hot = _over(cpu, float(p["cpu_limit_ratio"]))
@@ -168,7 +165,7 @@ def resource_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     if rate and rate.peak and rate.baseline and rate.peak >= float(p["traffic_ratio"]) * rate.baseline:
         before = ""
         if rate.onset and cpu and cpu.onset and rate.onset <= cpu.onset:
-            before = f", before CPU rose ({_hm(cpu.onset)})"
+            before = f", before CPU rose ({clock(cpu.onset)})"
         add("weight_traffic", f"request rate x{rate.peak / rate.baseline:.1f} ({rate.baseline:.0f}/s -> "
             f"{rate.peak:.0f}/s){_since(rate)}{before}", rate.onset)
     if not out and cpu and cpu.peak is not None and cpu.peak < float(p["low_cpu_ratio"]) and (
@@ -214,8 +211,8 @@ def gc_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     if lead and out:
         gc, cpu = lead
         minutes = (cpu.onset - gc.onset).total_seconds() / 60 if cpu.onset and gc.onset else 0
-        add("weight_leads_cpu", f"GC time rose at {_hm(gc.onset)}, {minutes:.0f} min before CPU "
-            f"({_hm(cpu.onset)}): the CPU rise follows the GC rise", gc.onset)
+        add("weight_leads_cpu", f"GC time rose at {clock(gc.onset)}, {minutes:.0f} min before CPU "
+            f"({clock(cpu.onset)}): the CPU rise follows the GC rise", gc.onset)
     go_frac, go_pause = m.get("go_gc_time_fraction"), m.get("go_gc_max_pause_seconds")
     if (go_frac and (go_frac.peak or 0) >= float(p["go_gc_time_fraction"])) or (
             go_pause and (go_pause.peak or 0) >= float(p["go_max_pause_seconds"])):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 import string
 from dataclasses import replace
-from datetime import datetime
 from typing import Iterable, Mapping, Sequence
 
 from ..model.finding import CheckResult, Fact, Finding
-from ..model.incident import Incident
+from ..model.incident import Incident, clock
 from ..model.report import CauseReport, Fix, Verdict
 from .runbook import FixTemplate, Runbook, Step
 
@@ -126,14 +125,10 @@ def _apply_relations(runbook: Runbook, findings: list[Finding]
                 weights[id(f)] = f.weight * rel.discount
         effect_of.setdefault(rel.effect, []).append(rel.cause)
         notes.setdefault(rel.effect, []).append(
-            f"{len(later)} signal(s) began after {rel.cause} did ({_hm(first)} vs "
-            f"{_hm(min(f.onset for f in later if f.onset))}): read as an effect of {rel.cause}, "
+            f"{len(later)} signal(s) began after {rel.cause} did ({clock(first)} vs "
+            f"{clock(min(f.onset for f in later if f.onset))}): read as an effect of {rel.cause}, "
             f"weight x{rel.discount:g}")
     return weights, effect_of, notes
-
-
-def _hm(ts: datetime) -> str:
-    return ts.strftime("%H:%MZ")
 
 
 def _facts(base: Mapping[str, Fact], mine: list[Finding]) -> dict[str, Fact]:

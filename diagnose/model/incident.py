@@ -13,6 +13,11 @@ def iso(ts: datetime | None) -> str | None:
     return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def clock(ts: datetime | None) -> str:
+    """"10:29Z": the time of day in UTC, as summaries date a signal; "?" when unknown."""
+    return ts.astimezone(timezone.utc).strftime("%H:%MZ") if ts else "?"
+
+
 def parse_iso(text: str | None) -> datetime | None:
     if not text:
         return None
