@@ -23,7 +23,38 @@ def test_histogram_percentiles_are_within_one_percent_and_max_is_exact():
         exact = ordered[math.ceil(q * len(values)) - 1]       # nearest rank
         assert h.quantile(q) == pytest.approx(exact, rel=0.01)
     assert h.max == max(values) and h.count == len(values)
-    assert len(h.buckets) < 3000
+    assert len(h.buckets) < 3000 and not h.exact       # 20,000 distinct values: the sketch answered
+
+
+def test_percentiles_are_exact_while_distinct_durations_are_few():
+    # Bucketed, these came back as 15000 and 5030: a person comparing them with the log saw numbers
+    # that are not in it.
+    h = LogHistogram()
+    for v in [15000.0] * 3 + [15025.0] * 2 + [15050.0] * 2:
+        h.add(v)
+    assert h.exact and h.quantile(0.5) == 15025.0
+    h2 = LogHistogram()
+    for v in (5003.0, 5017.0, 5017.0, 5090.0):
+        h2.add(v)
+    assert h2.quantile(0.5) == 5017.0 and h2.quantile(0.99) == 5090.0
+
+
+def test_percentiles_stay_exact_across_merges_and_fold_to_the_sketch_past_the_limit():
+    from diagnose.logs.histogram import EXACT_LIMIT
+
+    a, b = LogHistogram(), LogHistogram()
+    for i in range(100):
+        (a if i % 2 else b).add(10000.0 + i)
+    a.merge(b)
+    assert a.exact and a.quantile(0.5) == 10049.0
+    big = LogHistogram()
+    for i in range(EXACT_LIMIT + 10):
+        big.add(1000.0 + i)
+    assert not big.exact
+    true_p50 = 1000.0 + math.ceil(0.5 * (EXACT_LIMIT + 10)) - 1
+    assert big.quantile(0.5) == pytest.approx(true_p50, rel=0.01)
+    a.merge(big)                                        # exact + folded: folded, still within 1%
+    assert not a.exact and a.count == 100 + EXACT_LIMIT + 10
 
 
 def test_histogram_merge_equals_one_histogram():
