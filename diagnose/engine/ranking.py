@@ -10,6 +10,7 @@ from typing import Iterable, Mapping, Sequence
 from ..model.finding import CheckResult, Fact, Finding
 from ..model.incident import Incident, clock
 from ..model.report import CauseReport, Fix, Verdict
+from .commands import Refused, fill_command
 from .runbook import FixTemplate, Runbook, Step
 
 RAN = ("ok", "finding")
@@ -158,8 +159,12 @@ def _fixes(step: Step, facts: Mapping[str, Fact]) -> tuple[Fix, ...]:
         summary = _fill(tmpl.summary, facts)
         if summary is None:
             return None
-        commands = tuple(c for c in (_fill(c, facts) for c in tmpl.commands) if c)
-        return Fix(summary=summary, commands=commands, why=tmpl.why)
+        # Commands are pasted into a shell: a value that cannot be what it names leaves its command out.
+        filled = [fill_command(c, facts) for c in tmpl.commands]
+        commands = tuple(c for c in filled if isinstance(c, str) and c)
+        refused = dict.fromkeys(r.reason for r in filled if isinstance(r, Refused))
+        why = tmpl.why + (f" (command left out: {'; '.join(refused)})" if refused else "")
+        return Fix(summary=summary, commands=commands, why=why)
 
     specific: list[Fix] = []
     shown: set[str] = set()

@@ -241,6 +241,7 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
             if unknown:
                 raise doc.fail(fat, f"{{{unknown[0]}}} is set by none of this cause's checks "
                                     f"({', '.join(check_ids)}) nor by the incident")
+            _check_commands(doc, fat, fix)
             fixes.append(fix)
         steps.append(Step(cause=cause, title=need(at + ("title",), str, "a string"), prior=float(prior),
                           checks=tuple(check_ids), fixes=tuple(fixes), diagnosis=str(raw.get("diagnosis", ""))))
@@ -299,6 +300,16 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
 
     return Runbook(name=name, title=str(title), path=path, signals=tuple(signals), steps=tuple(steps),
                    relations=tuple(relations), verdicts=verdicts, params=params)
+
+
+def _check_commands(doc: _Doc, at: tuple[Any, ...], fix: FixTemplate) -> None:
+    """Every value a command prints must have a kind to be checked against (engine.commands)."""
+    from .commands import template_problem
+
+    for k, command in enumerate(fix.commands):
+        problem = template_problem(command)
+        if problem:
+            raise doc.fail(at + ("commands", k), problem)
 
 
 def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
