@@ -15,8 +15,32 @@ import click
 FORMATS = click.Choice(["text", "json", "markdown"])
 
 
+class _Seconds(click.FloatRange):
+    """A FloatRange that also refuses NaN, which passes every range check (each comparison with it is false)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        rv = super().convert(value, param, ctx)
+        if rv != rv:
+            self.fail(f"{value!r} is not a number of seconds in the range {self.min}<=x<={self.max}.", param, ctx)
+        return rv
+
+
+class _NewPath(click.Path):
+    """A path to write (a report, a bundle): its directory must exist and be writable, so that a typo fails
+    before the work does rather than after minutes of collection."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        rv = super().convert(value, param, ctx)
+        parent = os.path.dirname(os.path.abspath(os.fsdecode(rv)))
+        if not os.path.isdir(parent):
+            self.fail(f"{os.fsdecode(rv)}: directory {parent} does not exist.", param, ctx)
+        if not os.access(parent, os.W_OK | os.X_OK):
+            self.fail(f"{os.fsdecode(rv)}: directory {parent} is not writable.", param, ctx)
+        return rv
+
+
 def _output_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+    f = click.option("--output", "-o", type=_NewPath(dir_okay=False, writable=True),
                      help="Write the report to FILE instead of standard output.")(f)
     f = click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
                      help="text for people, json for machines (the contract's schema), markdown for postmortems.")(f)
@@ -25,7 +49,7 @@ def _output_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def _source_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
-        click.option("--timeout", type=click.FloatRange(min=0.1, max=600), default=5.0, show_default=True,
+        click.option("--timeout", type=_Seconds(min=0.1, max=600), default=5.0, show_default=True,
                      help="Budget per source in seconds; a source that does not answer in time is an error."),
         click.option("--exec-thread-dumps", is_flag=True,
                      help="Run `jcmd 1 Thread.print` (or jstack) in the upstream's JVM containers (off by default)."),
@@ -69,7 +93,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 @cli.command()
 @_source_options
-@click.option("--bundle-out", type=click.Path(), help="Also keep the evidence gathered, as a bundle.")
+@click.option("--bundle-out", type=_NewPath(), help="Also keep the evidence gathered, as a bundle.")
 @click.option("--runbook", "runbook_name", help="Runbook to use (default: the one matching the log signal).")
 @_output_options
 def run(logs: Sequence[str], bundle_out: str | None, runbook_name: str | None, fmt: str, output: str | None,
@@ -90,7 +114,7 @@ def run(logs: Sequence[str], bundle_out: str | None, runbook_name: str | None, f
 
 @cli.command()
 @_source_options
-@click.option("--out", "out", required=True, type=click.Path(),
+@click.option("--out", "out", required=True, type=_NewPath(),
               help="Bundle to write: a new directory, or a name ending in .tar.gz.")
 def collect(logs: Sequence[str], out: str, **opts: Any) -> None:
     """Gather the same evidence as `run` into a bundle, for `diagnose analyze` later. Does not analyse."""
@@ -300,9 +324,19 @@ def _emit(report: Any, fmt: str, output: str | None) -> None:
         _with_console(output, lambda console: render.to_text(report, console))
 
 
+def _open_output(output: str) -> IO[str]:
+    """The report file, opened; a path the checks at parse time let through (/proc/x) is still exit 2."""
+    from .errors import InputError
+
+    try:
+        return open(output, "w", encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"cannot write the report: {e.strerror}", path=output) from None
+
+
 def _write(text: str, output: str | None) -> None:
     if output:
-        with open(output, "w", encoding="utf-8") as f:
+        with _open_output(output) as f:
             f.write(text)
     else:
         sys.stdout.write(text)
@@ -312,7 +346,7 @@ def _with_console(output: str | None, draw: Callable[[Any], None]) -> None:
     from .render.console import make_console
 
     if output:
-        with open(output, "w", encoding="utf-8") as f:
+        with _open_output(output) as f:
             draw(make_console(file=f, no_color=True, width=120, soft_wrap=True))
     else:
         # Piped output keeps whole lines (for grep and less) rather than the 80 columns rich assumes.
