@@ -24,6 +24,7 @@ from ..model.evidence import LIVE_SOURCE_NAMES, SourceStatus
 from ..model.incident import Incident, Window, iso
 from ..redact import scrub
 from ..sources.base import RawFiles
+from .manifest import parse as parse_manifest
 
 FORMAT = "diagnose.bundle/v1"
 MANIFEST = "manifest.json"
@@ -167,24 +168,14 @@ def _read_dir(root: Path, shown: str) -> Bundle:
                               path=shown)
         return data
 
-    try:
-        incident = Incident.from_json(manifest["incident"])
-        window = Window.from_json(manifest["window"])
-        sources: dict[str, SourceStatus] = {}
-        files: dict[str, RawFiles] = {}
-        for name, doc in (manifest.get("sources") or {}).items():
-            if name not in SOURCE_DIRS:
-                raise BundleError(f"manifest.json names an unknown source {name!r}", path=shown, field="sources")
-            sources[name] = SourceStatus(name, doc["status"], doc.get("error"), int(doc.get("duration_ms", 0)))
-            files[name] = {rel: get(f"{name}/{rel}") for rel in doc.get("files", [])}
-        log_rel = (manifest.get("logs") or {}).get("file", LOG_FILE)
-        log_lines = get(log_rel) if log_rel in checksums else b""
-    except BundleError:
-        raise
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise BundleError(f"manifest.json is malformed: {e.__class__.__name__}: {e}", path=shown) from None
-    return Bundle(path=shown, incident=incident, window=window, namespace=manifest.get("namespace"),
-                  sources=sources, files=files, log_lines=log_lines, created=manifest.get("created"))
+    # Every field is type-checked before any file is read (manifest.py).
+    m = parse_manifest(manifest, shown, SOURCE_DIRS, LOG_FILE)
+    sources = {name: entry.status for name, entry in m.sources.items()}
+    files: dict[str, RawFiles] = {name: {rel: get(f"{name}/{rel}") for rel in entry.files}
+                                  for name, entry in m.sources.items()}
+    log_lines = get(m.log_file) if m.log_file in checksums else b""
+    return Bundle(path=shown, incident=m.incident, window=m.window, namespace=m.namespace,
+                  sources=sources, files=files, log_lines=log_lines, created=m.created)
 
 
 def _check_rel(rel: str, shown: str | None = None) -> None:

@@ -137,7 +137,7 @@ def test_a_manifest_window_without_a_start_is_a_bundle_error(tmp_path):
     m = json.loads((tmp_path / "b" / "manifest.json").read_text())
     m["window"]["start"] = None
     (tmp_path / "b" / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(BundleError, match="malformed"):
+    with pytest.raises(BundleError, match="manifest.json: window.start: expected"):
         read(tmp_path / "b")
 
 
