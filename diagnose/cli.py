@@ -118,16 +118,18 @@ def run(logs: Sequence[str], bundle_out: str | None, runbook_name: str | None, f
               help="Bundle to write: a new directory, or a name ending in .tar.gz.")
 def collect(logs: Sequence[str], out: str, **opts: Any) -> None:
     """Gather the same evidence as `run` into a bundle, for `diagnose analyze` later. Does not analyse."""
+    from .render.escape import one_line
     from .render.progress import Progress
 
     target, scan = _target(logs, opts)
     with Progress(enabled=sys.stderr.isatty()) as progress:
         gathered = _gather(target, opts, progress)
     path = _write_bundle(out, target, gathered, scan)
-    click.echo(f"bundle written: {path}")
+    click.echo(f"bundle written: {one_line(path)}")
     for name, g in gathered.items():
-        detail = f" ({g.status.error})" if g.status.error else ""
-        click.echo(f"  {name}: {g.status.status}, {len(g.files)} file(s){detail}")
+        # A server's error text is data: shown on its line, escape sequences made visible.
+        detail = f" ({one_line(g.status.error)})" if g.status.error else ""
+        click.echo(f"  {one_line(name)}: {g.status.status}, {len(g.files)} file(s){detail}")
 
 
 @cli.command()
@@ -195,10 +197,11 @@ def runbooks() -> None:
 def runbooks_list() -> None:
     """List the runbooks: name, the log signals they answer, their causes."""
     from .engine.runbook import load_all
+    from .render.escape import one_line
 
     for rb in load_all():
-        click.echo(f"{rb.name:<20} signals: {', '.join(rb.signals):<20} causes: "
-                   f"{', '.join(s.cause for s in rb.steps)}  ({rb.path})")
+        click.echo(one_line(f"{rb.name:<20} signals: {', '.join(rb.signals):<20} causes: "
+                            f"{', '.join(s.cause for s in rb.steps)}  ({rb.path})"))
 
 
 @runbooks.command("show")
@@ -207,25 +210,29 @@ def runbooks_show(name: str) -> None:
     """Show one runbook: its steps in order, priors, checks, thresholds and fixes."""
     from .engine.registry import checks
     from .engine.runbook import find
+    from .render.escape import one_line
 
     rb = find(name)
-    click.echo(f"{rb.name}: {rb.title}\n  file: {rb.path}\n  answers: {', '.join(rb.signals)}")
+    # Runbook text is a file's: each value stays on its line (one_line); the layout is ours.
+    click.echo(f"{one_line(rb.name)}: {one_line(rb.title)}\n  file: {one_line(rb.path)}\n"
+               f"  answers: {one_line(', '.join(rb.signals))}")
     click.echo(f"  verdicts: likely >= {rb.verdicts['likely']}, possible >= {rb.verdicts['possible']}, "
                f"unlikely >= {rb.verdicts['unlikely']}")
     for n, step in enumerate(rb.steps, 1):
-        click.echo(f"\n{n}. {step.cause} (prior {step.prior:g}): {step.title}")
+        click.echo(f"\n{n}. {one_line(step.cause)} (prior {step.prior:g}): {one_line(step.title)}")
         if step.diagnosis:
-            click.echo(f"   diagnosis: {step.diagnosis}")
+            click.echo(f"   diagnosis: {one_line(step.diagnosis)}")
         for cid in step.checks:
             params = rb.params_for(checks()[cid])
             shown = ", ".join(f"{k}={v}" for k, v in params.items())
-            click.echo(f"   check {cid}: {shown}")
+            click.echo(f"   check {cid}: {one_line(shown)}")
         for fix in step.fixes:
-            click.echo(f"   fix: {fix.summary}")
+            click.echo(f"   fix: {one_line(fix.summary)}")
             for c in fix.commands:
-                click.echo(f"     $ {c}")
+                click.echo(f"     $ {one_line(c)}")
     for rel in rb.relations:
-        click.echo(f"\n{rel.cause} can explain {rel.effect}: later {rel.effect} signals weigh x{rel.discount:g}")
+        cause, effect = one_line(rel.cause), one_line(rel.effect)
+        click.echo(f"\n{cause} can explain {effect}: later {effect} signals weigh x{rel.discount:g}")
 
 
 @runbooks.command("validate")
@@ -236,6 +243,7 @@ def runbooks_validate(path: str | None) -> None:
 
     from .engine.runbook import load, runbook_files
     from .errors import InputError
+    from .render.escape import one_line
 
     if path is None:
         files = runbook_files()
@@ -249,7 +257,7 @@ def runbooks_validate(path: str | None) -> None:
         raise InputError("no runbooks (*.yaml) found", path=path)
     for f in files:
         rb = load(f)
-        click.echo(f"ok  {f}  ({rb.name}: {len(rb.steps)} causes, {len(rb.check_ids())} checks)")
+        click.echo(one_line(f"ok  {f}  ({rb.name}: {len(rb.steps)} causes, {len(rb.check_ids())} checks)"))
 
 
 # --- helpers ----------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..model.incident import iso
-from .escape import md_text, one_line, rich_text
+from .escape import md_text, rich_text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -86,8 +86,8 @@ def to_text(scan: "LogScan", console: "Console") -> None:
     else:
         console.print("No timeout events found.")
     for f in _failure_lines(scan):
-        console.print(rich_text(one_line(f)))
+        console.print(rich_text(f))
     if scan.skipped:
         console.print("Skipped lines:")
         for s in _skip_lines(scan):
-            console.print("  " + rich_text(one_line(s)))
+            console.print("  " + rich_text(s))

@@ -1,6 +1,7 @@
 """A report in the three shapes: a rich terminal view, the contract's JSON, a Markdown postmortem section.
 
-Every string that came from logs or clusters goes through render.escape on its way out.
+Every string that came from logs, clusters or runbook files goes through render.escape on its way out, one
+line each (a newline in a service name must not forge a line); JSON escapes through json.dumps.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def to_text(report: Report, console: "Console", *, evidence_per_cause: int = 6) 
     if blind:
         console.print("[bold]Could not check[/]")
         for name, s in blind:
-            console.print(f"  [{STATUS_STYLE[s.status]}]{name}[/] {s.status}: {rich_text(s.error or '')}")
+            console.print(f"  [{STATUS_STYLE[s.status]}]{rich_text(name)}[/] {s.status}: {rich_text(s.error or '')}")
         console.print()
     table = Table(title=None, show_header=True, header_style="bold", box=None, pad_edge=False)
     for col in ("check", "status", "ms", "note"):
@@ -73,8 +74,8 @@ def to_text(report: Report, console: "Console", *, evidence_per_cause: int = 6) 
 
 
 def _cause_text(console: "Console", n: int, cause: CauseReport, limit: int) -> None:
-    style = VERDICT_STYLE[cause.verdict]
-    console.print(f" {n}. [bold]{cause.id:<13}[/] [{style}]{cause.verdict:<9}[/] {cause.confidence:.2f}  "
+    style, cid = VERDICT_STYLE[cause.verdict], rich_text(f"{cause.id:<13}")
+    console.print(f" {n}. [bold]{cid}[/] [{style}]{cause.verdict:<9}[/] {cause.confidence:.2f}  "
                   f"{rich_text(cause.title)}")
     if cause.verdict == "unknown":
         console.print(f"      [magenta]not checked:[/] {rich_text(cause.unknown_reason or '')}")
@@ -102,10 +103,10 @@ def to_markdown(report: Report) -> str:
             f"{md_text(iso(report.window.end))}", "", "## Likely causes", "",
             "| # | cause | verdict | confidence | title |", "|---|---|---|---|---|"]
     for n, c in enumerate(report.causes, 1):
-        out.append(f"| {n} | {c.id} | {c.verdict} | {c.confidence:.2f} | {md_text(c.title)} |")
+        out.append(f"| {n} | {md_text(c.id)} | {c.verdict} | {c.confidence:.2f} | {md_text(c.title)} |")
     out.append("")
     for c in report.causes:
-        out += [f"### {c.id}: {md_text(c.title)} ({c.verdict}, {c.confidence:.2f})", ""]
+        out += [f"### {md_text(c.id)}: {md_text(c.title)} ({c.verdict}, {c.confidence:.2f})", ""]
         if c.unknown_reason:
             out += [f"Not checked: {md_text(c.unknown_reason)}", ""]
         for f in c.evidence:
@@ -118,11 +119,11 @@ def to_markdown(report: Report) -> str:
         for fix in c.fixes:
             out += [f"**Fix: {md_text(fix.summary)}**", ""]
             if fix.commands:
-                out += [md_code_block("\n".join(fix.commands), "sh"), ""]
+                out += [md_code_block(fix.commands, "sh"), ""]
             out += [f"Why: {md_text(fix.why)}", ""]
     out += ["## Evidence sources", "", "| source | status | detail |", "|---|---|---|"]
     for name, s in report.sources.items():
-        out.append(f"| {name} | {s.status} | {md_text(s.error or '')} |")
+        out.append(f"| {md_text(name)} | {s.status} | {md_text(s.error or '')} |")
     out += ["", "## Checks", "", "| check | status | ms | error |", "|---|---|---|---|"]
     for r in report.checks:
         out.append(f"| {md_text(r.id)} | {r.status} | {r.duration_ms} | {md_text(r.error or '')} |")
