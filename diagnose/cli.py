@@ -25,6 +25,21 @@ class _Seconds(click.FloatRange):
         return rv
 
 
+class _BundlePath(click.Path):
+    """Where `collect` writes: a new directory, or an archive name ending in .tar.gz/.tgz. Another archive
+    suffix (.zip, .tar, .tar.xz) would silently become a directory of that name: refused instead."""
+
+    ARCHIVE_LIKE = (".zip", ".tar", ".gz", ".bz2", ".xz", ".zst", ".7z", ".tbz2", ".txz", ".rar")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        rv = _NewPath().convert(value, param, ctx)
+        name = os.path.basename(os.fsdecode(rv)).lower()
+        if not name.endswith((".tar.gz", ".tgz")) and name.endswith(self.ARCHIVE_LIKE):
+            self.fail(f"{os.fsdecode(rv)}: a bundle is a new directory or a .tar.gz archive, not "
+                      f"{os.path.splitext(name)[1]}.", param, ctx)
+        return rv
+
+
 class _NewPath(click.Path):
     """A path to write (a report, a bundle): its directory must exist and be writable, so that a typo fails
     before the work does rather than after minutes of collection."""
@@ -53,13 +68,14 @@ def _source_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Budget per source in seconds; a source that does not answer in time is an error."),
         click.option("--exec-thread-dumps", is_flag=True,
                      help="Run `jcmd 1 Thread.print` (or jstack) in the upstream's JVM containers (off by default)."),
-        click.option("--thread-dumps", type=click.Path(), help="Directory of thread dumps of the upstream's pods."),
+        click.option("--thread-dumps", type=click.Path(exists=True, file_okay=False),
+                     help="Directory of thread dumps of the upstream's pods."),
         click.option("--pg-dsn", help="The upstream's PostgreSQL (libpq DSN or URI; PG* variables also work)."),
         click.option("--prometheus-url", envvar="PROMETHEUS_URL", help="Prometheus base URL (or PROMETHEUS_URL)."),
         click.option("--namespace", "-n", help="Namespace of the upstream (default: from the logs or the context)."),
         click.option("--context", help="kubeconfig context to use, as kubectl --context."),
-        click.option("--kubeconfig", type=click.Path(), help="kubeconfig file (default: KUBECONFIG, ~/.kube/config, "
-                                                              "or the in-cluster config)."),
+        click.option("--kubeconfig", type=click.Path(exists=True, dir_okay=False),
+                     help="kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster config)."),
         click.option("--upstream", help="Diagnose the incident with this upstream "
                                         "(default: the one with most events)."),
         click.option("--service", help="Diagnose the incident of this caller (default: the one with most events)."),
@@ -93,7 +109,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 @cli.command()
 @_source_options
-@click.option("--bundle-out", type=_NewPath(), help="Also keep the evidence gathered, as a bundle.")
+@click.option("--bundle-out", type=_BundlePath(), help="Also keep the evidence gathered, as a bundle.")
 @click.option("--runbook", "runbook_name", help="Runbook to use (default: the one matching the log signal).")
 @_output_options
 def run(logs: Sequence[str], bundle_out: str | None, runbook_name: str | None, fmt: str, output: str | None,
@@ -114,7 +130,7 @@ def run(logs: Sequence[str], bundle_out: str | None, runbook_name: str | None, f
 
 @cli.command()
 @_source_options
-@click.option("--out", "out", required=True, type=_NewPath(),
+@click.option("--out", "out", required=True, type=_BundlePath(),
               help="Bundle to write: a new directory, or a name ending in .tar.gz.")
 def collect(logs: Sequence[str], out: str, **opts: Any) -> None:
     """Gather the same evidence as `run` into a bundle, for `diagnose analyze` later. Does not analyse."""
@@ -183,6 +199,10 @@ def logs(paths: Sequence[str], fmt: str, output: str | None) -> None:
         _write(render_logs.to_markdown(result), output)
     else:
         _with_console(output, lambda console: render_logs.to_text(result, console))
+    if not result.incidents:
+        # As `run` does when the logs hold nothing to diagnose (README: exit 3), after the report: a script
+        # can tell "nothing found" from "done" without parsing it.
+        click.get_current_context().exit(3)
 
 
 # --- runbooks ---------------------------------------------------------------------------------------
@@ -243,7 +263,6 @@ def runbooks_validate(path: str | None) -> None:
 
     from .engine.runbook import load, runbook_files
     from .errors import InputError
-    from .render.escape import one_line
 
     if path is None:
         files = runbook_files()
@@ -255,9 +274,22 @@ def runbooks_validate(path: str | None) -> None:
         raise InputError("no such file or directory", path=path)
     if not files:
         raise InputError("no runbooks (*.yaml) found", path=path)
-    for f in files:
-        rb = load(f)
+    from .errors import DiagnoseError
+    from .render.escape import one_line
+
+    bad = 0
+    for f in files:     # every file, so one run lists every broken runbook, not the first
+        try:
+            rb = load(f)
+        except DiagnoseError as e:
+            if len(files) == 1:
+                raise       # one file: its error is the one line
+            bad += 1
+            click.echo(f"diagnose: error: {one_line(str(e))}", err=True)
+            continue
         click.echo(one_line(f"ok  {f}  ({rb.name}: {len(rb.steps)} causes, {len(rb.check_ids())} checks)"))
+    if bad:
+        raise InputError(f"{bad} of {len(files)} runbook(s) invalid", path=path or "runbooks")
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -366,7 +398,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     debug = "--debug" in (argv or sys.argv[1:]) or bool(os.environ.get("DIAGNOSE_DEBUG"))
     try:
-        cli.main(args=argv, prog_name="diagnose", standalone_mode=False)
+        # make_context + invoke is what click's own main() does, less its EPIPE handling (exit 1): a reader
+        # that leaves (`| head -1`) reaches the BrokenPipeError branch below, exit 0.
+        with cli.make_context("diagnose", list(sys.argv[1:] if argv is None else argv)) as ctx:
+            cli.invoke(ctx)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.exceptions.Abort:
@@ -381,11 +416,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except BrokenPipeError:
-        sys.exit(0)
+        _quiet_broken_pipe()
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, no traceback
         if debug:
             raise
         _fail(f"internal error: {e.__class__.__name__}: {e} (run with --debug for the traceback)", 1)
+
+
+def _quiet_broken_pipe() -> None:
+    """`diagnose ... | head -1`: the reader left, which is not an error. Python would still try to flush
+    stdout at exit, fail again and print "Exception ignored"; point stdout at /dev/null first."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
 
 
 def _fail(message: str, code: int, stream: IO[str] | None = None) -> None:

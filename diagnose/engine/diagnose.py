@@ -129,7 +129,9 @@ def diagnose(target: Target, gathered: Mapping[str, Gathered], runbook: Runbook,
     evidence = load_evidence(target, gathered)
     results = run_checks(evidence, runbook, progress)
     causes = rank(runbook, results, evidence.incident, base_facts(evidence, target))
-    return Report(incident=evidence.incident, window=evidence.window, runbook=runbook.name, causes=causes,
+    # The namespace diagnosed (--namespace, else the logs') is the incident's namespace in every output.
+    incident = replace(evidence.incident, namespace=target.namespace or evidence.incident.namespace)
+    return Report(incident=incident, window=evidence.window, runbook=runbook.name, causes=causes,
                   checks=tuple(results), sources=evidence.sources, notes=evidence.notes)
 
 

@@ -9,4 +9,10 @@ from typing import Any
 def make_console(**options: Any):  # noqa: ANN201 - rich.console.Console, imported lazily
     from rich.console import Console
 
-    return Console(emoji=False, highlight=False, **options)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits 1 when the reader leaves (`diagnose ... | head -1`); that is no error: the CLI
+            # turns BrokenPipeError into a quiet exit 0.
+            raise BrokenPipeError
+
+    return _Console(emoji=False, highlight=False, **options)
