@@ -13,6 +13,9 @@ For each signal, over the queried window:
     The search covers the whole window, so an onset may come before the first timeout: that is how
     GC-before-CPU and traffic-before-saturation are told apart.
 A family file with an "error" or an empty result is reported in `missing`, never as healthy.
+A sample of NaN (0/0: no GC in a step) is no data. One of ±Inf (a histogram quantile above its top
+bucket, a division by zero), beyond ±MAX_MAGNITUDE, or at a time outside the epoch range is no reading
+either, but said in a note: a +Inf latency is a reading too high to count, not a healthy one.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable, Mapping
@@ -35,6 +39,12 @@ MADS = 4.0
 FLOOR = {"ratio": 0.05, "ms": 50.0, "seconds": 0.05, "per_second": 1.0, "count": 0.5, "bytes": 64 * 2**20,
          "cores": 0.05}
 
+# No signal read here comes near 1e18 (bytes in exabytes, requests per second); a sample beyond it is a
+# broken exporter, and keeping it would let a sum or product of two overflow to inf inside a check.
+MAX_MAGNITUDE = 1e18
+# Sample times kept: those the logs keep (logs/timestamps.py), so that every onset can be dated.
+MAX_TIME = 1e11
+
 Points = dict[float, float]          # unix time -> value
 
 
@@ -44,7 +54,18 @@ class Series:
     points: Points
 
 
-def _series(doc: object, path: str) -> list[Series]:
+def _unread_kind(t: float, v: float) -> str:
+    if not 0 <= t < MAX_TIME:
+        return "at a time out of range"
+    if v != v:
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    return f"beyond ±{MAX_MAGNITUDE:g}"
+
+
+def _series(doc: object, path: str, unread: Counter[str] | None = None) -> list[Series]:
+    """The answer's series; samples that carry no reading are left out and counted in `unread`."""
     if not isinstance(doc, dict) or doc.get("status") != "success":
         raise EvidenceError(f"{path}: field 'response': not a successful Prometheus answer")
     data = doc.get("data")
@@ -62,8 +83,10 @@ def _series(doc: object, path: str) -> list[Series]:
                 t, v = float(pair[0]), float(pair[1])
             except (TypeError, ValueError, IndexError):
                 raise EvidenceError(f"{path}: field 'result[{i}].values': not [time, \"value\"] pairs") from None
-            if math.isfinite(v):         # NaN from 0/0 (no GC in a step) and ±Inf carry no reading
+            if 0 <= t < MAX_TIME and -MAX_MAGNITUDE < v < MAX_MAGNITUDE:    # False for NaN too
                 pts[t] = v
+            elif unread is not None:
+                unread[_unread_kind(t, v)] += 1
         out.append(Series(labels, pts))
     return out
 
@@ -222,7 +245,12 @@ def load(files: RawFiles, target: Target) -> MetricsEvidence:
         resp = doc.get("response")
         for w in (resp.get("warnings") or []) if isinstance(resp, dict) else []:
             notes.append(f"{family}: Prometheus warned: {w}")
-        series = _series(resp, f"prometheus/{path}")
+        unread: Counter[str] = Counter()
+        series = _series(resp, f"prometheus/{path}", unread)
+        unread.pop("NaN", None)          # no data, as Prometheus means it: not worth a note
+        if unread:
+            said = ", ".join(f"{n} {kind}" for kind, n in sorted(unread.items()))
+            notes.append(f"{family}: samples with no reading left out ({said})")
         if not any(s.points for s in series):
             missing[family] = "no series in the window (not exported, or not scraped for these pods)"
             continue
