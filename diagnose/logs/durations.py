@@ -38,7 +38,10 @@ def to_ms(value: object, key: str) -> float | None:
     """A duration value from a log field, in ms; None when it is not one (text, negative, bool)."""
     cls = value.__class__
     if cls is int or cls is float or (cls is not bool and isinstance(value, (int, float))):
-        ms = float(value) * key_unit_ms(key)  # type: ignore[arg-type]
+        try:
+            ms = float(value) * key_unit_ms(key)  # type: ignore[arg-type]
+        except OverflowError:    # an integer past float's range (10**400): no duration a log can mean
+            return None
         return ms if ms >= 0 and ms == ms and ms != float("inf") else None
     if not isinstance(value, str):
         return None          # bool, None, lists, objects

@@ -303,6 +303,17 @@ def _workload_pods(pods: list[Mapping[str, Any]], name: str, dep: Mapping[str, A
 
 
 def load(files: RawFiles, target: Target) -> KubeEvidence:
+    try:
+        return _load(files, target)
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError) as e:
+        # The readers below trust the API's shapes (a mapping where the API puts one); a document that
+        # breaks them (a string for `spec`, a number for `containers`: tests/fuzz) is malformed evidence,
+        # one line, not a parser crash.
+        raise EvidenceError(f"kubernetes: a document has a field of an unexpected type "
+                            f"({e.__class__.__name__}: {' '.join(str(e).split())[:160]})") from None
+
+
+def _load(files: RawFiles, target: Target) -> KubeEvidence:
     missing: dict[str, str] = {}
     seen: list[str] = []
     errors = (_doc(files, "collection.json") or {}).get("errors") or {}

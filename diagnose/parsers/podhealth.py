@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
+from ..errors import EvidenceError
 from ..model.incident import parse_iso
 from ..model.kube import PodHealth
 
@@ -40,6 +41,17 @@ def _ready(status: Mapping[str, Any]) -> bool:
 
 
 def pod_health(pod: Mapping[str, Any], now: datetime) -> PodHealth:
+    try:
+        return _pod_health(pod, now)
+    except (AttributeError, TypeError, ValueError, OverflowError) as e:
+        # A status block the API would never send (a string where a mapping goes: tests/fuzz): malformed
+        # evidence named in one line, not a parser crash.
+        name = (pod.get("metadata") or {}).get("name") if isinstance(pod.get("metadata"), dict) else None
+        raise EvidenceError(f"pod {name or '?'}: status has a field of an unexpected type "
+                            f"({e.__class__.__name__}: {' '.join(str(e).split())[:160]})") from None
+
+
+def _pod_health(pod: Mapping[str, Any], now: datetime) -> PodHealth:
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
     deleting = ts(meta.get("deletionTimestamp"))
     if deleting is not None:

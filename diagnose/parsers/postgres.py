@@ -125,7 +125,7 @@ def _rows(doc: dict[str, Any] | None, name: str, build: Callable[[dict[str, Any]
             if not isinstance(row, list) or len(row) != len(cols):
                 raise ValueError("row shape")
             out.append(build(dict(zip(cols, row, strict=True))))
-        except (KeyError, ValueError, TypeError):
+        except (KeyError, ValueError, TypeError, OverflowError):     # OverflowError: int() of an infinite float
             skipped += 1
     if skipped:
         notes.append(f"postgres/{name}: {skipped} malformed rows skipped")

@@ -81,7 +81,7 @@ def _series(doc: object, path: str, unread: Counter[str] | None = None) -> list[
         for pair in values:
             try:
                 t, v = float(pair[0]), float(pair[1])
-            except (TypeError, ValueError, IndexError):
+            except (TypeError, ValueError, IndexError, KeyError):      # KeyError: a pair that is an object
                 raise EvidenceError(f"{path}: field 'result[{i}].values': not [time, \"value\"] pairs") from None
             if 0 <= t < MAX_TIME and -MAX_MAGNITUDE < v < MAX_MAGNITUDE:    # False for NaN too
                 pts[t] = v

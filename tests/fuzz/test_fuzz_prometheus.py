@@ -1,0 +1,31 @@
+"""Fuzzing the PromQL answer reader: prometheus.load over mutated range-query answers.
+
+Seeds: every recorded scenario's prometheus/<family>.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fuzz.mutate import SCENARIOS, Case, edited, mutated_source, parses_or_refuses, source_files, target_of
+from hypothesis import example, given
+
+from diagnose.model.metrics import MetricsEvidence
+from diagnose.parsers import prometheus
+
+SEEDS = {s: source_files(s, "prometheus") for s in SCENARIOS}
+TARGETS = {s: target_of(s) for s in SCENARIOS}
+
+
+
+
+def _pair_as_object(doc: Any) -> None:
+    doc["response"]["data"]["result"][0]["values"][0] = {"t": 1698402600, "v": "0.5"}
+
+
+@given(case=mutated_source("prometheus", SEEDS))
+# A [time, "value"] pair that is an object: KeyError 0 before the fix.
+@example(case=edited(SEEDS, "database", "cpu.json", _pair_as_object))
+def test_mutated_query_answers_load_or_raise_an_evidence_error(case: Case) -> None:
+    ev = parses_or_refuses("prometheus.load", lambda: prometheus.load(case.files, TARGETS[case.scenario]))
+    assert ev is None or isinstance(ev, MetricsEvidence)
