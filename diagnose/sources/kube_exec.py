@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..model.names import is_dns_label, is_dns_subdomain
 from .base import RawFiles
 
 COMMANDS: tuple[tuple[str, ...], ...] = (("jcmd", "1", "Thread.print"), ("jstack", "1"))
@@ -61,8 +62,11 @@ def jvm_containers(pods_json: bytes | None) -> list[tuple[str, str]]:
         running = {s.get("name") for s in (pod.get("status") or {}).get("containerStatuses") or ()
                    if "running" in (s.get("state") or {})}
         for c in (pod.get("spec") or {}).get("containers") or ():
-            if c.get("name") in running and looks_jvm(c):
-                out.append((str(pod["metadata"]["name"]), str(c["name"])))
+            # Names become exec URL parameters and file names in the bundle (exec/<pod>/<container>-1.txt):
+            # one that is not a pod or container name (a '/' or '..' in it) is not a pod to exec in.
+            name = (pod.get("metadata") or {}).get("name")
+            if c.get("name") in running and looks_jvm(c) and is_dns_subdomain(name) and is_dns_label(c.get("name")):
+                out.append((str(name), str(c["name"])))
     return out[:MAX_PODS]
 
 

@@ -1,7 +1,8 @@
 """Live Kubernetes evidence through the official client: one List call per kind per namespace.
 
 What is stored is what the API server answered (List documents, or its Status document for a 403 or 404),
-less secret env values (see `redact`). The kubeconfig and its tokens are never stored. The call plan lives
+less secret material (see `kube_mask`). The kubeconfig and its tokens are never stored; Secrets are never
+asked for, and names from logs reach a URL only as validated path parameters (`ApiPath`). The call plan lives
 in `gather`, which takes a plain `get(path, query, timeout)` function: the live client is one such
 function, a dict of documents (fixtures/build/kubernetes.py) is another, so both make the same files.
 """
@@ -13,23 +14,46 @@ import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import quote
 
 from ..errors import SourceError
+from ..model.names import is_dns_label, is_dns_subdomain, is_label_key, is_label_value
 from .base import RawFiles, SourceOptions, Target
+from .kube_mask import mask
 
 NAME = "kubernetes"
 # Client libraries the engine imports before the sources start (see engine.gather._preload).
 IMPORTS = ("urllib3", "requests", "kubernetes.client", "kubernetes.config")
 SA_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-REDACTED = "<redacted>"
 ISTIO_VERSIONS = ("v1", "v1beta1", "v1alpha3")
 LINKERD_VERSIONS = ("v1alpha2",)
 MIN_CALL_S = 0.05
 
+
+
+class ApiPath(str):
+    """A request path made of a template and named parameters, never by pasting text into a path.
+
+    As a str it is the path the server sees, each parameter percent-encoded into one segment as the
+    client encodes path parameters (the fixtures' documents are keyed by it); the live client is given
+    `template` and `params` as its own path parameters. Secrets are never asked for: a template naming
+    them is a bug, refused here."""
+
+    template: str
+    params: dict[str, str]
+
+    def __new__(cls, template: str, **params: str) -> ApiPath:
+        if "secrets" in template.split("/"):
+            raise ValueError(f"{template}: this tool never reads Secrets")
+        path = super().__new__(cls, template.format(**{k: quote(v, safe="") for k, v in params.items()}))
+        path.template, path.params = template, dict(params)
+        return path
+
+
 # (path, query, timeout_s) -> (HTTP status, body bytes). Raises SourceError when the server cannot be reached
 # or does not answer in time.
-Getter = Callable[[str, Mapping[str, str], float], "tuple[int, bytes]"]
+Getter = Callable[[ApiPath, Mapping[str, str], float], "tuple[int, bytes]"]
 
 
 class CallTimeout(SourceError):
@@ -46,45 +70,31 @@ def skip_reason(opts: SourceOptions) -> str | None:
     return "no kubeconfig or in-cluster config found"
 
 
-# ---- redaction --------------------------------------------------------------------------------------------
-
-def _redact_containers(spec: Any) -> None:
-    from ..parsers.kubernetes import is_secret_name
-
-    if not isinstance(spec, dict):
-        return
-    for key in ("containers", "initContainers", "ephemeralContainers"):
-        for c in spec.get(key) or ():
-            for e in (c.get("env") or ()) if isinstance(c, dict) else ():
-                if isinstance(e, dict) and "value" in e and is_secret_name(str(e.get("name", ""))):
-                    e["value"] = REDACTED
-
-
-def redact(doc: Any) -> Any:
-    """Blank env values with secret-like names (PASSWORD, TOKEN, SECRET, KEY, CREDENTIAL) in every pod spec
-    and pod template, and the last-applied-configuration annotation, which repeats them."""
-    for item in (doc.get("items") or ()) if isinstance(doc, dict) else ():
-        if not isinstance(item, dict):
-            continue
-        spec = item.get("spec") or {}
-        _redact_containers(spec)
-        _redact_containers(((spec.get("template") or {}) if isinstance(spec, dict) else {}).get("spec"))
-        ann = (item.get("metadata") or {}).get("annotations")
-        if isinstance(ann, dict) and "kubectl.kubernetes.io/last-applied-configuration" in ann:
-            ann["kubectl.kubernetes.io/last-applied-configuration"] = REDACTED
-    return doc
-
-
 # ---- the call plan ----------------------------------------------------------------------------------------
 
 def selector_of(deployments: Mapping[str, Any] | None, name: str) -> str | None:
-    """`k=v,...` from the matchLabels of the Deployment called `name` (the owner chain, walked from the top)."""
+    """`k=v,...` from the matchLabels of the Deployment called `name` (the owner chain, walked from the top).
+
+    None when a key or value is not label syntax: a `,` or `!=` in it would add terms of its own."""
     for d in (deployments or {}).get("items") or ():
         if (d.get("metadata") or {}).get("name") == name:
             labels = ((d.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-            if labels:
+            if labels and all(is_label_key(k) and is_label_value(v) and v for k, v in labels.items()):
                 return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
     return None
+
+
+def _shown(value: str) -> str:
+    """A name from outside, quoted on one line (repr escapes newlines and control characters)."""
+    return repr(value[:80] + ("..." if len(value) > 80 else ""))
+
+
+def name_problem(role: str, name: str) -> str | None:
+    """Why `name` cannot be put in a selector, or None. Upstream and caller names go into labelSelector
+    values and fieldSelector=metadata.name, so they must be both: a DNS-1123 name and a label value."""
+    if is_dns_subdomain(name) and is_label_value(name):
+        return None
+    return f"not collected: the {role} {_shown(name)} is not a Kubernetes name (DNS-1123, at most 63 characters)"
 
 
 class _Plan:
@@ -97,7 +107,7 @@ class _Plan:
         self.errors: dict[str, str] = {}
         self.answered = 0
 
-    def fetch(self, kind: str | None, path: str, query: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+    def fetch(self, kind: str | None, path: ApiPath, query: Mapping[str, str] | None = None) -> dict[str, Any] | None:
         query = dict(query or {})
         left = self.deadline - self.clock()
         if left < MIN_CALL_S:
@@ -122,13 +132,13 @@ class _Plan:
                 self.errors[kind] = f"{path}: HTTP {status}, not a JSON document"
             return None
         if kind:
-            self.files[f"{kind}.json"] = (json.dumps(redact(doc), indent=1) + "\n").encode()
+            self.files[f"{kind}.json"] = (json.dumps(mask(doc), indent=1) + "\n").encode()
         return doc if 200 <= status < 300 else None
 
 
 def _group_version(plan: _Plan, group: str, known: tuple[str, ...], kinds: tuple[str, ...]) -> str | None:
     """The version of an optional API group to read, or None (its 404 Status stored for each kind)."""
-    doc = plan.fetch(None, f"/apis/{group}")
+    doc = plan.fetch(None, ApiPath("/apis/{group}", group=group))
     if doc is None:
         last = plan.calls[-1] if plan.calls else {}
         for k in kinds:
@@ -149,38 +159,61 @@ def _group_version(plan: _Plan, group: str, known: tuple[str, ...], kinds: tuple
 
 def gather(get: Getter, namespace: str, upstream: str, caller: str, deadline: float,
            clock: Callable[[], float] = time.monotonic) -> RawFiles:
-    """Every call this source makes, in order. The count depends on what is installed, never on pod count."""
-    plan = _Plan(get, deadline, clock)
-    ns = f"/api/v1/namespaces/{namespace}"
-    apps = f"/apis/apps/v1/namespaces/{namespace}"
+    """Every call this source makes, in order. The count depends on what is installed, never on pod count.
 
-    deployments = plan.fetch("deployments", f"{apps}/deployments")
-    for kind, name in (("pods", upstream), ("caller-pods", caller)):
+    Names come from logs and clusters: a namespace that is not a namespace name is not queried at all (a
+    source error), an upstream or caller that is not a name costs only the calls that would select by it."""
+    if not is_dns_label(namespace):
+        raise SourceError(f"kubernetes: namespace {_shown(namespace)} is not a namespace name (DNS-1123 label): "
+                          "nothing was queried")
+    plan = _Plan(get, deadline, clock)
+    core = "/api/v1/namespaces/{namespace}/"
+    apps = "/apis/apps/v1/namespaces/{namespace}/"
+    problems = {"upstream": name_problem("upstream", upstream), "caller": name_problem("caller", caller)}
+
+    def skip(kind: str, why: str | None) -> bool:
+        if why:
+            plan.errors[kind] = why
+        return why is not None
+
+    deployments = plan.fetch("deployments", ApiPath(apps + "deployments", namespace=namespace))
+    pods = ApiPath(core + "pods", namespace=namespace)
+    for kind, role, name in (("pods", "upstream", upstream), ("caller-pods", "caller", caller)):
+        if skip(kind, problems[role]):
+            continue
         sel = selector_of(deployments, name)
         if sel:
-            plan.fetch(kind, f"{ns}/pods", {"labelSelector": sel})
+            plan.fetch(kind, pods, {"labelSelector": sel})
             continue
         # No Deployment to walk down from: the common naming labels, one call each at most.
         for label in ("app", "app.kubernetes.io/name"):
-            doc = plan.fetch(kind, f"{ns}/pods", {"labelSelector": f"{label}={name}"})
+            doc = plan.fetch(kind, pods, {"labelSelector": f"{label}={name}"})
             if doc is None or doc.get("items"):
                 break
     up_sel = selector_of(deployments, upstream) or f"app={upstream}"
-    plan.fetch("replicasets", f"{apps}/replicasets", {"labelSelector": up_sel})
-    plan.fetch("hpas", f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers")
-    plan.fetch("events", f"{ns}/events")
-    plan.fetch("nodes", "/api/v1/nodes")
-    plan.fetch("services", f"{ns}/services", {"fieldSelector": f"metadata.name={upstream}"})
-    plan.fetch("endpoints", f"{ns}/endpoints", {"fieldSelector": f"metadata.name={upstream}"})
-    plan.fetch("podmetrics", f"/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods", {"labelSelector": up_sel})
+    if not skip("replicasets", problems["upstream"]):
+        plan.fetch("replicasets", ApiPath(apps + "replicasets", namespace=namespace), {"labelSelector": up_sel})
+    plan.fetch("hpas", ApiPath("/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers",
+                               namespace=namespace))
+    plan.fetch("events", ApiPath(core + "events", namespace=namespace))
+    plan.fetch("nodes", ApiPath("/api/v1/nodes"))
+    for kind in ("services", "endpoints"):
+        if not skip(kind, problems["upstream"]):
+            plan.fetch(kind, ApiPath(core + kind, namespace=namespace), {"fieldSelector": f"metadata.name={upstream}"})
+    if not skip("podmetrics", problems["upstream"]):
+        plan.fetch("podmetrics", ApiPath("/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods",
+                                         namespace=namespace), {"labelSelector": up_sel})
     istio = _group_version(plan, "networking.istio.io", ISTIO_VERSIONS, ("virtualservices", "destinationrules"))
     if istio:
         for kind in ("virtualservices", "destinationrules"):
-            plan.fetch(kind, f"/apis/networking.istio.io/{istio}/namespaces/{namespace}/{kind}")
+            plan.fetch(kind, ApiPath("/apis/networking.istio.io/{version}/namespaces/{namespace}/" + kind,
+                                     version=istio, namespace=namespace))
     linkerd = _group_version(plan, "linkerd.io", LINKERD_VERSIONS, ("serviceprofiles",))
     if linkerd:
-        plan.fetch("serviceprofiles", f"/apis/linkerd.io/{linkerd}/namespaces/{namespace}/serviceprofiles")
-    plan.fetch("ingresses", f"/apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses")
+        plan.fetch("serviceprofiles", ApiPath("/apis/linkerd.io/{version}/namespaces/{namespace}/serviceprofiles",
+                                              version=linkerd, namespace=namespace))
+    plan.fetch("ingresses", ApiPath("/apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses",
+                                    namespace=namespace))
 
     if plan.answered == 0:
         raise SourceError(f"kubernetes: no answer from the API server ({next(iter(plan.errors.values()), '?')})")
@@ -220,10 +253,11 @@ def _api_client(opts: SourceOptions) -> tuple[Any, str | None]:
 def _live_getter(api: Any) -> Getter:
     import urllib3
 
-    def get(path: str, query: Mapping[str, str], timeout: float) -> tuple[int, bytes]:
+    def get(path: ApiPath, query: Mapping[str, str], timeout: float) -> tuple[int, bytes]:
+        # The client's path parameters: each value is quoted into one segment, whatever it holds.
         method, url, headers, body, post = api.param_serialize(
-            "GET", path, query_params=list(query.items()), header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"])
+            "GET", path.template, path_params=path.params, query_params=list(query.items()),
+            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
         try:
             resp = api.call_api(method, url, header_params=headers, body=body, post_params=post,
                                 _request_timeout=(min(timeout, 5.0), timeout))

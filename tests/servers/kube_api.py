@@ -120,11 +120,15 @@ class KubeAPI:
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         self._stop.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        # diagnose never reads Secrets (issue 9): whatever a test did, a request for one fails it.
+        secret_reads = [r.path for r in self.requests if "secrets" in r.path.split("/")]
+        if secret_reads and exc_type is None:
+            raise AssertionError(f"a secrets path was requested: {secret_reads}")
 
     def kubeconfig(self, directory: Path, *, namespace: str | None = None, context: str = "test") -> Path:
         ctx: dict[str, Any] = {"cluster": "test-cluster", "user": "test-user"}
@@ -145,6 +149,16 @@ class KubeAPI:
     def execs(self) -> list[Request]:
         """The pods/exec requests made, upgraded or refused."""
         return [r for r in self.requests if EXEC_PATH.fullmatch(r.path)]
+
+
+def secret_list(namespace: str) -> dict[str, Any]:
+    """A SecretList as the API server answers it: what a path injection would put in a bundle."""
+    pem = "-----BEGIN PRIVATE KEY-----\nTUlJRXZRSUJBREFOQmdrcWhraUc5dzBC\n-----END PRIVATE KEY-----\n"
+    secret = {"metadata": {"name": "ingress-tls", "namespace": namespace},
+              "type": "kubernetes.io/tls",
+              "data": {"tls.crt": base64.b64encode(b"cert").decode(),
+                       "tls.key": base64.b64encode(pem.encode()).decode()}}
+    return {"kind": "SecretList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": [secret]}
 
 
 def _status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
