@@ -78,6 +78,13 @@ def source_notes(evidence: Evidence) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def _no_data(evidence: Evidence, source: str) -> str | None:
+    """Why a source that answered gave nothing to read (its evidence's `no_data`), or None."""
+    parsed = getattr(evidence, FIELDS.get(source, ""), None)
+    reason = getattr(parsed, "no_data", None)
+    return str(reason) if reason else None
+
+
 def run_checks(evidence: Evidence, runbook: Runbook, progress: CheckProgress | None = None) -> list[CheckResult]:
     specs = registered_checks()
     notes = source_notes(evidence)
@@ -88,8 +95,13 @@ def run_checks(evidence: Evidence, runbook: Runbook, progress: CheckProgress | N
             progress(cid, None)
         missing = [evidence.sources.get(n) or SourceStatus(n, "skipped", "not gathered")
                    for n in spec.needs if (evidence.sources.get(n) is None or evidence.sources[n].status != "ok")]
+        empty = [(n, reason) for n in spec.needs if (reason := _no_data(evidence, n))]
         started = time.monotonic()
-        if missing:
+        if empty and not missing:
+            # The source answered with nothing to read: not healthy, not against. Skipped, so that a
+            # cause resting on it stays unknown with this reason (ranking.RAN).
+            result = CheckResult(id=cid, status="skipped", error=f"{empty[0][0]}: {empty[0][1]}")
+        elif missing:
             # A check whose source failed is an error; one whose source was not given is skipped.
             failed = [s for s in missing if s.status == "error"]
             worst = failed[0] if failed else missing[0]

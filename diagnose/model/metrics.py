@@ -29,6 +29,9 @@ class MetricsEvidence:
     notes: tuple[str, ...] = ()            # partial data: warnings, families answered for some pods only
     namespace: str | None = None
     deployment: str | None = None
+    # Set when Prometheus answered but no signal came of it (every family empty or failed): the checks
+    # that need it are not run, so that their causes stay unknown with this reason rather than healthy.
+    no_data: str | None = None
 
     def get(self, name: str) -> Signal | None:
         return self.signals.get(name)

@@ -284,7 +284,21 @@ def load(files: RawFiles, target: Target) -> MetricsEvidence:
         deployment = rep.worst.get("deployment")
     ns = target.namespace or target.incident.namespace
     return MetricsEvidence(signals=signals, missing=missing, notes=tuple(notes), namespace=ns,
-                           deployment=deployment or target.upstream)
+                           deployment=deployment or target.upstream,
+                           no_data=None if signals else _no_data(query, families, missing))
+
+
+def _no_data(asked: Mapping[str, str], families: Mapping[str, list[Series]], missing: Mapping[str, str]) -> str:
+    """Why no signal came of the answers, in one line: what a person checks next."""
+    failed = [f for f in asked if missing.get(f, "").startswith("query failed")]
+    if asked and len(failed) == len(asked):
+        return f"every one of the {len(asked)} queries failed (first: {missing[failed[0]]})"
+    if not families:
+        also = f" ({len(failed)} of them failed)" if failed else ""
+        return (f"no series for any of the {len(asked)} families asked{also}: are the metric names or labels "
+                "different here?")
+    return (f"the {len(families)} families with series held none of the labels the signals are read from "
+            f"({', '.join(sorted(families))}): are the metric names or labels different here?")
 
 
 def _partial(signals: Mapping[str, Signal]) -> list[str]:
