@@ -169,6 +169,9 @@ class DatabaseEvidence:
     suggestions: tuple[IndexSuggestion, ...] = ()
     upstream: str | None = None            # the application name sessions were matched against
     notes: tuple[str, ...] = ()            # what could not be seen; sessions noted but not counted
+    # Set when the sessions themselves could not be read: the checks that need them are not run, so that
+    # no row read off nothing ("0 of 100 connections in use") counts against the database.
+    no_data: str | None = None
 
     @property
     def relevant_sessions(self) -> tuple[Session, ...]:

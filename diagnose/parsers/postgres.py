@@ -75,7 +75,9 @@ def load(files: RawFiles, target: Target | None) -> DatabaseEvidence:
         chains=blocking_chains(sessions, locks), locks=tuple(locks),
         connections=_connections(sessions, settings_raw(server)), statements=tuple(statements),
         statements_note=_str(stmt_note), tables=tuple(tables),
-        suggestions=suggest_indexes(statements, sessions, tables), upstream=upstream, notes=tuple(notes))
+        suggestions=suggest_indexes(statements, sessions, tables), upstream=upstream, notes=tuple(notes),
+        no_data=f"could not read the sessions: {_one_line(activity['error'])}" if activity and activity.get("error")
+        else None)
 
 
 # ---- files ---------------------------------------------------------------------------------------
