@@ -1,12 +1,13 @@
 """The command line. Thin: parse options, call the engine, render. Only click is imported at start-up.
 
 Exit status: 0 the command did its work (whatever it found); 1 an internal error; 2 bad usage or
-unreadable input; 3 the logs held no upstream timeout; 130 interrupted.
+unreadable input; 3 the logs held no upstream timeout; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import IO, Any, Callable, Sequence
 
@@ -393,10 +394,31 @@ def _with_console(output: str | None, draw: Callable[[Any], None]) -> None:
         draw(make_console(soft_wrap=True, width=None if sys.stdout.isatty() else 160))
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: the same way out as Ctrl-C (clean-up, one line), exit 143."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)      # a second SIGTERM must not cut the clean-up short
+    raise _Terminated()
+
+
+def _interrupted(e: BaseException | None) -> None:
+    if isinstance(e, _Terminated):
+        _fail("terminated (SIGTERM)", 143)
+    _fail("interrupted", 130)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     from .errors import DiagnoseError
 
     debug = "--debug" in (argv or sys.argv[1:]) or bool(os.environ.get("DIAGNOSE_DEBUG"))
+    # Without a handler SIGTERM ends the process on the spot: no finally, no atexit, and the kubernetes
+    # client's copy of a kubeconfig's client key stays on disk. Only the main thread may set one.
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:
+        previous = None
     try:
         # make_context + invoke is what click's own main() does, less its EPIPE handling (exit 1): a reader
         # that leaves (`| head -1`) reaches the BrokenPipeError branch below, exit 0.
@@ -404,8 +426,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             cli.invoke(ctx)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        _fail("interrupted", 130)
+    except click.exceptions.Abort as e:
+        _interrupted(e.__context__)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
@@ -413,14 +435,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         if debug:
             raise
         _fail(str(e), e.exit_code)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
+    except KeyboardInterrupt as e:
+        _interrupted(e)
     except BrokenPipeError:
         _quiet_broken_pipe()
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, no traceback
         if debug:
             raise
         _fail(f"internal error: {e.__class__.__name__}: {e} (run with --debug for the traceback)", 1)
+    finally:
+        from .sources.private_tmp import remove_all
+
+        remove_all()              # files a source still running keeps on disk (a client key), on every exit
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _quiet_broken_pipe() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
@@ -20,6 +21,7 @@ from ..errors import SourceError
 from ..model.names import is_dns_label, is_dns_subdomain, is_label_key, is_label_value
 from .base import RawFiles, SourceOptions, Target
 from .kube_mask import mask
+from .private_tmp import private_dir, writing
 
 NAME = "kubernetes"
 # Client libraries the engine imports before the sources start (see engine.gather._preload).
@@ -225,8 +227,11 @@ def gather(get: Getter, namespace: str, upstream: str, caller: str, deadline: fl
 
 # ---- the live client --------------------------------------------------------------------------------------
 
-def _api_client(opts: SourceOptions) -> tuple[Any, str | None]:
-    """An ApiClient configured as kubectl would be, and the namespace of the context in use."""
+def _api_client(opts: SourceOptions, temp_dir: str | None = None) -> tuple[Any, str | None]:
+    """An ApiClient configured as kubectl would be, and the namespace of the context in use.
+
+    The client writes a kubeconfig's inline key, certificate and CA to files: into `temp_dir` (a
+    private_tmp directory), only while holding it (see private_tmp.writing)."""
     from kubernetes import client, config  # heavy: imported only when a cluster is asked
 
     cfg = client.Configuration()
@@ -235,8 +240,9 @@ def _api_client(opts: SourceOptions) -> tuple[Any, str | None]:
     try:
         if explicit:
             path = opts.kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
-            config.load_kube_config(config_file=path, context=opts.context, client_configuration=cfg,
-                                    persist_config=False)
+            with writing(temp_dir) if temp_dir else nullcontext():
+                config.load_kube_config(config_file=path, context=opts.context, client_configuration=cfg,
+                                        persist_config=False, temp_file_path=temp_dir)
             contexts, active = config.list_kube_config_contexts(config_file=path)
             ctx = next((c for c in contexts if c.get("name") == opts.context), active) if opts.context else active
             ctx_ns = ((ctx or {}).get("context") or {}).get("namespace")
@@ -283,7 +289,12 @@ def namespace_for(opts: SourceOptions, target: Target, context_ns: str | None) -
 
 
 def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles:
-    api, ctx_ns = _api_client(opts)
+    with private_dir("diagnose-kube-") as temp_dir:
+        return _collect(opts, target, deadline, temp_dir)
+
+
+def _collect(opts: SourceOptions, target: Target, deadline: float, temp_dir: str) -> RawFiles:
+    api, ctx_ns = _api_client(opts, temp_dir)
     try:
         ns = namespace_for(opts, target, ctx_ns)
         files = gather(_live_getter(api), ns, target.upstream, target.caller, deadline)

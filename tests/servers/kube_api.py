@@ -4,6 +4,8 @@ It serves a dict of API path -> document (fixtures/build/kubernetes.py `cluster(
 labelSelector and fieldSelector=metadata.name as the API server does, answers 404 Status documents for
 paths it does not know, and can be told to answer some paths with a given Status (403) or slowly.
 Use as a context manager; `kubeconfig(tmp_path)` writes a kubeconfig pointing the real client at it.
+Given `tls` (see `make_tls`), it serves HTTPS and requires a client certificate, and the kubeconfig carries
+the CA, the client certificate and its key inline (`*-data`), as clusters made by kubeadm or kind do.
 
 It also serves pods/exec as the API server does for the official client: a WebSocket (RFC 6455) carrying
 the channel.k8s.io protocol, answered from a table (pod, container, command) -> (stdout, stderr, exit code).
@@ -19,7 +21,9 @@ import io
 import json
 import re
 import socket
+import ssl
 import struct
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -52,6 +56,41 @@ class Request:
     command: tuple[str, ...] = ()            # pods/exec: every `command` parameter, in order
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass        # a client that hangs up mid-handshake (killed by a test) is no news: keep test output clean
+
+
+@dataclass(frozen=True)
+class TLS:
+    """PEM files: a CA, the server's certificate for 127.0.0.1, and a client certificate and key it signed."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def make_tls(directory: Path) -> TLS:
+    """A fresh CA and its server and client certificates, made by the openssl command (EC keys: fast)."""
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True, timeout=60)
+
+    new_key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl("req", "-x509", *new_key, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=test-ca")
+    for name, subject, ext in (("server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1"),
+                               ("client", "/O=system:masters/CN=diagnose-test", "extendedKeyUsage=clientAuth")):
+        (directory / f"{name}.ext").write_text(ext + "\n")
+        openssl("req", *new_key, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject)
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext")
+    return TLS(directory / "ca.crt", directory / "server.crt", directory / "server.key", directory / "client.crt",
+               directory / "client.key")
+
+
 @dataclass
 class KubeAPI:
     docs: dict[str, dict[str, Any]]
@@ -60,6 +99,7 @@ class KubeAPI:
     requests: list[Request] = field(default_factory=list)
     exec_results: ExecTable = field(default_factory=dict)
     exec_protocols: tuple[str, ...] = EXEC_PROTOCOLS
+    tls: TLS | None = None
     _server: ThreadingHTTPServer | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -67,7 +107,7 @@ class KubeAPI:
     def url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host!s}:{port}"
 
     def __enter__(self) -> "KubeAPI":
         api = self
@@ -115,8 +155,16 @@ class KubeAPI:
                 except (BrokenPipeError, ConnectionResetError):
                     pass                            # the client gave up (its timeout): as a real server sees it
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(self.tls.server_cert, self.tls.server_key)
+            ctx.load_verify_locations(self.tls.ca)
+            ctx.verify_mode = ssl.CERT_REQUIRED             # as an API server with client-certificate auth
+            # The handshake happens on the handler's first read, in its own thread, not in accept().
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True,
+                                                  do_handshake_on_connect=False)
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
@@ -138,6 +186,13 @@ class KubeAPI:
                "clusters": [{"name": "test-cluster", "cluster": {"server": self.url}}],
                "contexts": [{"name": context, "context": ctx}],
                "users": [{"name": "test-user", "user": {"token": TOKEN}}]}
+        if self.tls is not None:
+            def b64(p: Path) -> str:
+                return base64.b64encode(p.read_bytes()).decode()
+
+            doc["clusters"][0]["cluster"]["certificate-authority-data"] = b64(self.tls.ca)
+            doc["users"][0]["user"].update({"client-certificate-data": b64(self.tls.client_cert),
+                                            "client-key-data": b64(self.tls.client_key)})
         path = directory / "kubeconfig"
         path.write_text(json.dumps(doc))
         return path
