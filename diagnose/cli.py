@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import IO, Any, Callable, Sequence
+from typing import IO, Any, Callable, NoReturn, Sequence
 
 import click
 
@@ -24,6 +24,24 @@ class _Seconds(click.FloatRange):
         if rv != rv:
             self.fail(f"{value!r} is not a number of seconds in the range {self.min}<=x<={self.max}.", param, ctx)
         return rv
+
+
+class _Bytes(click.ParamType):
+    """A size in bytes: 33554432, 32MiB, 512KiB, 1GiB (binary units; MB and M read as MiB)."""
+
+    name = "bytes"
+    UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+             "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower().replace(" ", "")
+        number = text.rstrip("bgikm")
+        unit = text[len(number):]
+        if not number.isdigit() or unit not in self.UNITS or not 1024 <= int(number) * self.UNITS[unit] < 1 << 40:
+            self.fail(f"{value!r} is not a size between 1KiB and 1TiB (e.g. 32MiB, 1048576).", param, ctx)
+        return int(number) * self.UNITS[unit]
 
 
 class _BundlePath(click.Path):
@@ -67,6 +85,10 @@ def _source_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("--timeout", type=_Seconds(min=0.1, max=600), default=5.0, show_default=True,
                      help="Budget per source in seconds; a source that does not answer in time is an error."),
+        click.option("--max-response-bytes", type=_Bytes(), default="32MiB", show_default=True,
+                     envvar="DIAGNOSE_MAX_RESPONSE_BYTES",
+                     help="Largest answer read from a server (Prometheus, Kubernetes API); a larger one is "
+                          "refused and its source reports it (or DIAGNOSE_MAX_RESPONSE_BYTES)."),
         click.option("--exec-thread-dumps", is_flag=True,
                      help="Run `jcmd 1 Thread.print` (or jstack) in the upstream's JVM containers (off by default)."),
         click.option("--thread-dumps", type=click.Path(exists=True, file_okay=False),
@@ -317,12 +339,13 @@ def _target(logs: Sequence[str], opts: dict[str, Any]):  # noqa: ANN202
 
 
 def _source_opts(opts: dict[str, Any]):  # noqa: ANN202
-    from .sources.base import SourceOptions
+    from .sources.base import DEFAULT_MAX_RESPONSE_BYTES, SourceOptions
 
     return SourceOptions(kubeconfig=opts.get("kubeconfig"), context=opts.get("context"),
                          namespace=opts.get("namespace"), prometheus_url=opts.get("prometheus_url"),
                          pg_dsn=opts.get("pg_dsn"), thread_dumps=opts.get("thread_dumps"),
-                         exec_thread_dumps=bool(opts.get("exec_thread_dumps")), timeout=float(opts["timeout"]))
+                         exec_thread_dumps=bool(opts.get("exec_thread_dumps")), timeout=float(opts["timeout"]),
+                         max_response_bytes=int(opts.get("max_response_bytes") or DEFAULT_MAX_RESPONSE_BYTES))
 
 
 def _gather(target: Any, opts: dict[str, Any], progress: Any):  # noqa: ANN202
@@ -403,10 +426,48 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise _Terminated()
 
 
+# The exit status of an interrupted run: main() leaves with os._exit once its own clean-up is done.
+_LEAVING: list[int] = []
+
+
 def _interrupted(e: BaseException | None) -> None:
-    if isinstance(e, _Terminated):
-        _fail("terminated (SIGTERM)", 143)
-    _fail("interrupted", 130)
+    code, said = (143, "terminated (SIGTERM)") if isinstance(e, _Terminated) else (130, "interrupted")
+    # From here a second Ctrl-C ends the process at once (private files removed all the same), and a
+    # SIGTERM lets the clean-up finish: neither may raise into the clean-up or the interpreter's exit,
+    # where it would print a traceback.
+    try:
+        signal.signal(signal.SIGINT, _on_second_interrupt)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    except ValueError:            # main() called outside the main thread: no handlers, no os._exit
+        pass
+    else:
+        _LEAVING.append(code)
+    _fail(said, code)
+
+
+def _on_second_interrupt(signum: int, frame: object) -> None:
+    _leave(_LEAVING[0] if _LEAVING else 130)
+
+
+def _leave(code: int) -> NoReturn:
+    """End an interrupted run now: private files removed, stdout and stderr flushed, then os._exit.
+
+    Not sys.exit: the interpreter's exit joins every non-daemon thread a client library may have started,
+    so a source stuck on a server would hold the process (and a second Ctrl-C during that wait prints a
+    traceback from threading). Nothing else is owed at this point: main()'s own clean-up has run, the
+    report was not written (interrupted), and the one exit hook that matters, private_tmp.remove_all,
+    is called here."""
+    from .sources.private_tmp import remove_all
+
+    try:
+        remove_all(final=True)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -429,11 +490,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Abort as e:
         _interrupted(e.__context__)
     except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
+        # One line, as every other error (contract: exit 2 with a one-line error), and where help is.
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _fail(e.format_message() + hint, e.exit_code)
     except DiagnoseError as e:
         if debug:
-            raise
+            _traceback(1)
         _fail(str(e), e.exit_code)
     except KeyboardInterrupt as e:
         _interrupted(e)
@@ -441,7 +504,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _quiet_broken_pipe()
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, no traceback
         if debug:
-            raise
+            _traceback(1)
         _fail(f"internal error: {e.__class__.__name__}: {e} (run with --debug for the traceback)", 1)
     finally:
         from .sources.private_tmp import remove_all
@@ -449,6 +512,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         remove_all()              # files a source still running keeps on disk (a client key), on every exit
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if _LEAVING:
+            _leave(_LEAVING[0])
 
 
 def _quiet_broken_pipe() -> None:
@@ -460,7 +525,20 @@ def _quiet_broken_pipe() -> None:
 
 
 def _fail(message: str, code: int, stream: IO[str] | None = None) -> None:
+    from .redact import scrub_text
     from .render.escape import one_line
 
-    print(f"diagnose: error: {one_line(message)}", file=stream or sys.stderr)
+    # Messages quote their inputs (paths, URLs, server answers): secrets in them are redacted here too.
+    print(f"diagnose: error: {one_line(scrub_text(message))}", file=stream or sys.stderr)
+    sys.exit(code)
+
+
+def _traceback(code: int) -> None:
+    """--debug: the traceback of the exception being handled, as Python would print it, less its secrets
+    (exception messages and the repr of arguments quote DSNs, tokens and paths)."""
+    import traceback
+
+    from .redact import scrub_text
+
+    sys.stderr.write(scrub_text(traceback.format_exc()))
     sys.exit(code)

@@ -72,3 +72,12 @@ def test_runbooks_validate_reports_every_bad_file_of_a_directory(tmp_path: Path)
     assert "ok  " in p.stdout and "good.yaml" in p.stdout
     assert "broken.yaml:3" in p.stderr and "unknown-field.yaml:2" in p.stderr
     assert "2 of 3 runbook(s) invalid" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_usage_errors_are_one_line_naming_the_problem_and_the_help() -> None:
+    for args, wanted in ((["run", "--log", HEALTHY_LOG, "--timeout", "nan"], "--timeout"),
+                         (["bogus"], "bogus"), (["logs"], "PATHS"), (["run"], "--log")):
+        p = diagnose(*args, env=NO_SOURCES)
+        assert p.returncode == 2, (args, p.stderr)
+        lines = [line for line in p.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and wanted in lines[0] and "--help" in lines[0], (args, p.stderr)
