@@ -491,8 +491,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         _interrupted(e.__context__)
     except click.ClickException as e:
         # One line, as every other error (contract: exit 2 with a one-line error), and where help is.
-        ctx = getattr(e, "ctx", None)
-        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        where: click.Context | None = getattr(e, "ctx", None)
+        hint = f" (see '{where.command_path} --help')" if where is not None else ""
         _fail(e.format_message() + hint, e.exit_code)
     except DiagnoseError as e:
         if debug:
