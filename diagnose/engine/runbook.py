@@ -152,7 +152,7 @@ class _Doc:
             return [self._convert(v, at + (i,)) for i, v in enumerate(node.value)]
         try:
             return self._loader.construct_object(node, deep=True)
-        except yaml.YAMLError as e:
+        except (yaml.YAMLError, ValueError) as e:   # ValueError: int() of a 5000-digit scalar (tests/fuzz)
             raise RunbookError(f"bad value: {e}", path=self.path, line=self.lines[at]) from None
 
     def fail(self, at: tuple[Any, ...], message: str) -> RunbookError:
@@ -220,7 +220,8 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
                 raise doc.fail(at + ("checks", j), f"check {cid!r} does not speak to {cause!r} "
                                                   f"(it covers {', '.join(specs[cid].causes)})")
         fixes = []
-        for j, fx in enumerate(raw.get("fixes") or []):
+        # need(): a number or true here is a one-line error, not a TypeError out of enumerate (tests/fuzz)
+        for j, fx in enumerate(need(at + ("fixes",), list, "a list of fixes") if raw.get("fixes") is not None else []):
             fat = at + ("fixes", j)
             need(fat, dict, "a mapping")
             _only(doc, fat, fx, {"summary", "commands", "why", "fallback"})
@@ -254,7 +255,8 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
                                        f"missing {', '.join(missing)}")
 
     relations = []
-    for i, rel in enumerate(root.get("relations") or []):
+    for i, rel in enumerate(need(("relations",), list, "a list of relations")
+                            if root.get("relations") is not None else []):
         at = ("relations", i)
         need(at, dict, "a mapping")
         _only(doc, at, rel, {"cause", "explains", "discount"})
@@ -271,7 +273,10 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
         raw_v = need(("verdicts",), dict, "a mapping of likely/possible/unlikely thresholds")
         _only(doc, ("verdicts",), raw_v, set(verdicts))
         for k in raw_v:
-            verdicts[k] = float(need(("verdicts", k), (int, float), "a number in (0, 1)"))
+            value = need(("verdicts", k), (int, float), "a number in (0, 1)")
+            if abs(value) > 1e300:       # float() of a 400-digit integer raises OverflowError (tests/fuzz)
+                raise doc.fail(("verdicts", k), "must be a number in (0, 1), not an integer of that size")
+            verdicts[k] = float(value)
         if not verdicts["likely"] > verdicts["possible"] > verdicts["unlikely"] > 0:
             raise doc.fail(("verdicts",), "thresholds must fall: likely > possible > unlikely > 0")
 
@@ -292,8 +297,8 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
                                               f"(it has: {', '.join(sorted(declared)) or 'none'})")
             want = type(declared[pname])
             ok = isinstance(value, want) and not (isinstance(value, bool) and want is not bool)
-            if want is float and isinstance(value, int) and not isinstance(value, bool):
-                ok, value = True, float(value)
+            if want is float and isinstance(value, int) and not isinstance(value, bool) and abs(value) < 1e300:
+                ok, value = True, float(value)      # (a 400-digit integer is refused: float() would overflow)
             if not ok:
                 raise doc.fail(at + (pname,), f"must be {want.__name__}, not {type(value).__name__}")
             params.setdefault(cid, {})[pname] = value

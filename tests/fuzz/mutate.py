@@ -73,7 +73,7 @@ def parses_or_refuses(target: str, call: Callable[[], object]) -> object | None:
 
 CONTROL = [b"\x00", b"\x1b[31m", b"\r", b"\x7f", b"\x0b", b"\x0c", "\u2028".encode(), "\ufeff".encode(),
            b"\xff\xfe", b"\xc3", b"\xed\xa0\x80", b"\t"]
-HUGE = [b"9" * 400, b"1e400", b"-1e400", b"1e-400", b"NaN", b"Infinity", b"-Infinity", b"-0",
+HUGE = [b"9" * 400, b"7" * 5000, b"1e400", b"-1e400", b"1e-400", b"NaN", b"Infinity", b"-Infinity", b"-0",
         b"18446744073709551616", b"-9223372036854775809", b"0x7fffffff", b"1_000", b"\xd9\xa3"]   # Arabic 3
 SYNTAX = [b"\n", b"\r\n", b'"', b"'", b"{", b"}", b"[", b"]", b":", b",", b"=", b" ", b"\\", b"\\u0000",
           b"\\ud800", b"[" * 5000, b"{\"a\":" * 3000, b"- " * 2000, b"*a", b"&a ", b"!!python/object:x ",
