@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import Mapping
 
 from ..model.check import Param, check
 from ..model.evidence import Evidence
-from ..model.finding import Finding
+from ..model.finding import Fact, Finding
 from ..model.incident import iso
 from ..model.kube import KubeEvidence, Pod
+from .netpath import NETWORK_FACTS, network_facts
+from .scaling import SCALING_FACTS, hpa_view, scaling_facts
 
 SOURCE = "kubernetes"
 
@@ -24,15 +25,12 @@ def _hhmm(ts: object) -> str:
     return text[11:16] + "Z" if text else "?"
 
 
-def _base_facts(kube: KubeEvidence) -> dict[str, str | int | float]:
-    facts: dict[str, str | int | float] = {"namespace": kube.namespace, "deployment": kube.upstream}
-    dep = kube.deployment
-    if dep is not None:
-        desired = max(dep.desired, len(kube.pods))
-        facts.update(deployment=dep.name, replicas=desired,
-                     replicas_suggested=max(desired + 2, math.ceil(desired * 1.5)))
-    if kube.hpa is not None:
-        facts.update(hpa=kube.hpa.name, hpa_max=kube.hpa.max_replicas)
+def _base_facts(ev: Evidence, kube: KubeEvidence) -> dict[str, Fact]:
+    facts: dict[str, Fact] = {"namespace": kube.namespace, "deployment": kube.upstream}
+    if kube.deployment is not None:
+        facts["deployment"] = kube.deployment.name
+    # replicas and the HPA's bounds: one rule for every check (checks/scaling.py)
+    facts.update(scaling_facts(ev))
     return facts
 
 
@@ -52,8 +50,7 @@ def _ratios(kube: KubeEvidence, use: str) -> dict[str, float]:
 
 
 @check("pod-resources", needs=("kubernetes",), causes=("overload",), facts=(
-    "namespace", "deployment", "replicas", "replicas_suggested", "hpa", "hpa_max", "hpa_max_suggested",
-    "cpu_limit_ratio", "rollout_revision"), params={
+    "namespace", *SCALING_FACTS, "cpu_limit_ratio", "rollout_revision"), params={
     "cpu_limit_ratio": 0.9, "mem_limit_ratio": 0.9, "idle_ratio": 0.5, "weight_cpu": 1.5, "weight_mem": 0.75,
     "weight_hpa_max": 1.0, "weight_not_ready": 1.0, "weight_oom": 1.0, "weight_restarts": 0.5,
     "weight_headroom": 1.0})
@@ -62,7 +59,7 @@ def pod_resources(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     kube = ev.kubernetes
     if kube is None or not (kube.pods or kube.deployment):
         return []
-    facts = _base_facts(kube)
+    facts = _base_facts(ev, kube)
     out: list[Finding] = []
     n = len(kube.pods)
     cpu, mem = _ratios(kube, "cpu"), _ratios(kube, "mem")
@@ -80,14 +77,13 @@ def pod_resources(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
                            f"memory at {peak:.0%} of limit on {len(full)}/{n} pods ({_names(full)})",
                            facts=dict(facts)))
     hpa = kube.hpa
+    view = hpa_view(ev)
     if hpa is not None and hpa.at_max:
         why = f" (ScalingLimited: {hpa.scaling_limited})" if hpa.scaling_limited else ""
+        other = f"; {view.conflict}" if view is not None and view.conflict else ""
         out.append(Finding("overload", "for", float(p["weight_hpa_max"]), SOURCE,
                            f"HPA {kube.namespace}/{hpa.name} at its maximum: {hpa.current}/{hpa.max_replicas} "
-                           f"replicas{why}",
-                           # only a pinned autoscaler gets the "raise its ceiling" fix
-                           facts={**facts, "hpa_max_suggested": max(hpa.max_replicas + 2,
-                                                                    math.ceil(hpa.max_replicas * 1.5))}))
+                           f"replicas{why}{other}", facts=dict(facts)))
     dep = kube.deployment
     if dep is not None and dep.ready < dep.desired:
         out.append(Finding("overload", "for", float(p["weight_not_ready"]), SOURCE,
@@ -124,7 +120,7 @@ def pod_resources(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
 
 
 @check("pod-placement", needs=("kubernetes",), causes=("network",),
-       facts=("namespace", "deployment", "replicas", "replicas_suggested", "hpa", "hpa_max", "zones", "caller_zone"),
+       facts=("namespace", "deployment", "zones", "caller_zone", *NETWORK_FACTS),
        params={
     "weight_cross_zone": 1.0, "weight_cross_region": 2.0, "weight_same_zone": 0.3})
 def pod_placement(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
@@ -137,8 +133,9 @@ def pod_placement(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     if not up_zones or not call_zones:
         return []
     zones = f"{','.join(call_zones)} -> {','.join(up_zones)}"
-    facts = {"namespace": kube.namespace, "deployment": kube.upstream, "zones": zones,
-             "caller_zone": call_zones[0]}
+    facts: dict[str, Fact] = {"namespace": kube.namespace, "zones": zones, "caller_zone": call_zones[0],
+                              "deployment": kube.deployment.name if kube.deployment else kube.upstream,
+                              **network_facts(kube)}
     up_regions = {x.region for x in kube.pods if x.region}
     call_regions = {x.region for x in kube.caller_pods if x.region}
     if up_regions and call_regions and not up_regions & call_regions:

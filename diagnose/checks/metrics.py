@@ -17,6 +17,9 @@ from ..model.evidence import Evidence
 from ..model.finding import Fact, Finding
 from ..model.incident import clock
 from ..model.metrics import MetricsEvidence, Signal
+from .heap import HEAP_FACTS, heap_facts
+from .netpath import NETWORK_FACTS, network_facts
+from .scaling import SCALING_FACTS, hpa_view, scaling_facts
 
 SOURCE = "prometheus"
 
@@ -55,17 +58,8 @@ def facts(m: MetricsEvidence, ev: Evidence) -> dict[str, Fact]:
     ns = m.namespace or ev.incident.namespace
     if ns:
         out["namespace"] = ns
-    rep, cpu = m.get("replicas_desired"), m.get("cpu_limit_ratio")
-    if rep and rep.last is not None:
-        replicas = int(rep.last)
-        out["replicas"] = replicas
-        load = (cpu.peak or 0.0) if cpu else 0.0
-        # enough pods to bring the busiest back to ~60% of its limit, and at least one more
-        out["replicas_suggested"] = max(replicas + 1, int(math.ceil(replicas * load / 0.6)))
-    hpa_max = m.get("hpa_max_replicas")
-    if hpa_max and hpa_max.last is not None:
-        out["hpa"] = hpa_max.worst.get("hpa", "")
-        out["hpa_max"] = int(hpa_max.last)
+    # replicas and the HPA's bounds: one rule and one source of truth for every check (checks/scaling.py)
+    out.update(scaling_facts(ev))
     for name, key, fmt, grow in (("cpu_limit_cores", "cpu_limit", _cpu_quantity, 2.0),
                                  ("memory_limit_bytes", "memory_limit", _mem_quantity, 1.5)):
         sig = m.get(name)
@@ -74,9 +68,7 @@ def facts(m: MetricsEvidence, ev: Evidence) -> dict[str, Fact]:
             out[key + "_suggested"] = fmt(sig.last * grow)
     heap = m.get("heap_max_bytes")
     if heap and heap.peak:
-        per_pod = max(heap.by_series.values())
-        out["heap_max"] = f"{int(per_pod / 2**20)}m"
-        out["heap_suggested"] = f"{int(per_pod * 1.5 / 2**20)}m"
+        out["heap_max"] = f"{int(max(heap.by_series.values()) / 2**20)}m"
     for name in ("gc_max_pause_seconds", "gc_time_fraction"):
         sig = m.get(name)
         if sig and sig.worst.get("gc"):
@@ -95,9 +87,8 @@ def _gc_leads(m: MetricsEvidence) -> tuple[Signal, Signal] | None:
 
 
 # The facts every metrics check's findings carry (see `facts` above), declared for runbook validation.
-METRIC_FACTS = ("deployment", "namespace", "replicas", "replicas_suggested", "hpa", "hpa_max", "hpa_max_suggested",
-                "cpu_limit", "cpu_limit_suggested", "memory_limit", "memory_limit_suggested", "heap_max",
-                "heap_suggested", "gc_name")
+METRIC_FACTS = ("namespace", *SCALING_FACTS, "cpu_limit", "cpu_limit_suggested", "memory_limit",
+                "memory_limit_suggested", "heap_max", "gc_name")
 
 
 def _adder(cause: str, p: Mapping[str, Param], fx: Mapping[str, Fact],
@@ -156,11 +147,12 @@ def resource_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     if unavailable and unavailable.peak and unavailable.peak >= 1 and desired and desired.peak:
         add("weight_unavailable", f"deployment {fx['deployment']}: {int(desired.peak - unavailable.peak)} of "
             f"{int(desired.peak)} desired replicas available{_since(unavailable)}", unavailable.onset)
-    hpa = m.get("hpa_at_max_ratio")
-    if hpa and hpa.peak is not None and hpa.peak >= 1.0:
-        add("weight_hpa_max", f"HPA {fx.get('hpa', '?')} at its maximum of {fx.get('hpa_max', '?')} replicas"
-            f"{_since(hpa)}", hpa.onset,
-            extra={"hpa_max_suggested": int(fx["hpa_max"]) * 2} if "hpa_max" in fx else None)
+    hpa, view = m.get("hpa_at_max_ratio"), hpa_view(ev)
+    # The API object, when read, is the HPA's source of truth and pod-resources reports it; this reading
+    # of kube-state-metrics speaks only when it is the one source, and only when current == max.
+    if view is not None and view.source == "kube-state-metrics" and view.at_max:
+        add("weight_hpa_max", f"HPA {view.name} at its maximum: {view.current}/{view.max_replicas} replicas "
+            f"(kube-state-metrics){_since(hpa) if hpa else ''}", hpa.onset if hpa else None)
     rate = m.get("request_rate")
     if rate and rate.peak and rate.baseline and rate.peak >= float(p["traffic_ratio"]) * rate.baseline:
         before = ""
@@ -176,7 +168,7 @@ def resource_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     return out
 
 
-@check("gc-metrics", needs=("prometheus",), facts=METRIC_FACTS, causes=("gc-pause",), params={
+@check("gc-metrics", needs=("prometheus",), facts=(*METRIC_FACTS, *HEAP_FACTS), causes=("gc-pause",), params={
     "gc_time_fraction": 0.1, "max_pause_seconds": 1.0, "heap_ratio": 0.9,
     "low_gc_time_fraction": 0.03, "short_pause_seconds": 0.3,
     "go_gc_time_fraction": 0.1, "go_max_pause_seconds": 0.5,
@@ -188,6 +180,10 @@ def gc_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     if m is None:
         return []
     fx = facts(m, ev)
+    heap, limit = m.get("heap_max_bytes"), m.get("memory_limit_bytes")
+    if heap and heap.by_series:
+        # the heap fix fits the container's memory limit and keeps its JVM flags (checks/heap.py)
+        fx.update(heap_facts(ev.kubernetes, max(heap.by_series.values()), limit.last if limit else None))
     out: list[Finding] = []
 
     add = _adder("gc-pause", p, fx, out)
@@ -234,16 +230,18 @@ def gc_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     return out
 
 
-@check("network-metrics", needs=("prometheus",), facts=METRIC_FACTS, causes=("network",), params={
+@check("network-metrics", needs=("prometheus",), facts=(*METRIC_FACTS, *NETWORK_FACTS), causes=("network",),
+       params={
     "gap_ms": 500.0, "gap_ratio": 2.0, "agree_ratio": 1.25, "upstream_slow_ms": 1000.0,
     "retrans_ratio": 0.02, "nic_per_second": 1.0,
-    "weight_gap": 2.0, "weight_retrans": 1.0, "weight_nic": 0.8, "weight_agree": 1.5, "weight_clean": 0.5})
+    "weight_gap": 2.0, "weight_retrans": 1.0, "weight_nic": 0.8, "weight_agree": 1.5, "weight_clean": 0.5,
+    "weight_upstream_slow": 0.5})
 def network_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     """Caller-side (Istio reporter=source) vs upstream-side (reporter=destination) p99, retransmits, NIC."""
     m = ev.prometheus
     if m is None:
         return []
-    fx = facts(m, ev)
+    fx = {**facts(m, ev), **network_facts(ev.kubernetes)}
     out: list[Finding] = []
 
     add = _adder("network", p, fx, out)
@@ -254,13 +252,15 @@ def network_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         gap = caller.peak - up.peak
         names = f"{ev.incident.service} sees p99 {caller.peak:.0f} ms, {ev.incident.upstream} itself {up.peak:.0f} ms"
         if gap >= float(p["gap_ms"]) and caller.peak >= float(p["gap_ratio"]) * max(up.peak, 1.0):
-            weight = float(p["weight_gap"])
-            why = "the time is spent between the two sidecars"
             if up.peak >= float(p["upstream_slow_ms"]):
-                # a slow upstream behind retries also widens the gap: count it for less
-                weight *= 0.5
-                why = "the upstream is itself slow, so retries or queueing may explain part of the gap"
-            add(weight, f"{names} (gap {gap:.0f} ms){_since(caller)}: {why}", caller.onset)
+                # A slow upstream behind retries (each try waits the upstream's own latency) or a queue in
+                # the caller widens the gap with no help from the network: it argues against the network.
+                add("weight_upstream_slow", f"{names} (gap {gap:.0f} ms){_since(caller)}: the upstream is "
+                    f"itself slow, and retries or queueing in front of it can make that gap without the "
+                    f"network", None, "against")
+            else:
+                add("weight_gap", f"{names} (gap {gap:.0f} ms){_since(caller)}: the time is spent between "
+                    f"the two sidecars", caller.onset)
         elif caller.peak <= float(p["agree_ratio"]) * up.peak + float(p["gap_ms"]) / 5:
             agree = True
             add(float(p["weight_agree"]), f"caller- and upstream-side latency agree: {names}", None, "against")

@@ -3,11 +3,12 @@ connection (database), pools saturated by a slow call (overload), and a clean bi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Mapping
 
 from ..model.check import Param, check
 from ..model.evidence import Evidence
-from ..model.finding import Finding
+from ..model.finding import Fact, Finding
 from ..model.threads import Frame, HotSpot, LockCycle, PoolWait, ThreadEvidence
 
 SOURCE = "thread-dumps"
@@ -34,6 +35,27 @@ PARAMS: dict[str, Param] = {
 
 def _where(f: Frame | None) -> str:
     return f.code_location if f is not None else "?"
+
+
+def _site(f: Frame | None) -> str:
+    """Class.method:line, where a thread waits for a lock (the line when the dump shows one)."""
+    line = f.location.rpartition(":")[2] if f is not None else ""
+    return _where(f) + (f":{line}" if line.isdigit() else "")
+
+
+def restart_facts(ev: Evidence, stuck: list[str]) -> dict[str, Fact]:
+    """How to restart the stuck pods once their dumps are taken: the Deployment's rollout when every pod
+    of it is stuck (or more than three are), else a `kubectl delete pod` for each."""
+    kube = ev.kubernetes
+    deployment = kube.deployment.name if kube is not None and kube.deployment is not None else ev.incident.upstream
+    everyone = {p.name for p in kube.pods} if kube is not None and kube.pods else set(ev.threads.pods if ev.threads
+                                                                                       else ())
+    out: dict[str, Fact] = {"stuck_pods": ", ".join(stuck)}
+    if set(stuck) >= everyone or len(stuck) > 3:
+        out["stuck_deployment"] = deployment
+    else:
+        out.update((f"stuck_pod_{i}", pod) for i, pod in enumerate(stuck, 1))
+    return out
 
 
 def _quote(names: tuple[str, ...] | list[str], n: int = 3) -> str:
@@ -74,6 +96,8 @@ def _cycle_findings(ev: ThreadEvidence, p: Mapping[str, Param],
                    "threads": ", ".join(c.threads), "pod": c.pod, "pods": ", ".join(pods),
                    "locks": ", ".join(e.waits_for.label for e in c.edges),
                    "code_locations": ", ".join(dict.fromkeys(_where(e.frame) for e in c.edges)),
+                   # the two (or more) places that take the locks in opposite order
+                   "lock_sites": " and ".join(dict.fromkeys(_site(e.frame) for e in c.edges)),
                    "blocked": n_piled}))
     return out
 
@@ -161,8 +185,9 @@ def _against(ev: ThreadEvidence, p: Mapping[str, Param]) -> Finding | None:
 
 
 @check("thread-dumps", needs=("thread-dumps",), causes=("deadlock", "database", "overload"), params=PARAMS,
-       facts=("code_location", "code_locations", "pod", "pods", "threads", "lock", "locks", "blocked", "holder",
-              "pool", "pool_size", "waiting", "resource", "minutes"))
+       facts=("code_location", "code_locations", "lock_sites", "pod", "pods", "threads", "lock", "locks", "blocked",
+              "holder", "pool", "pool_size", "waiting", "resource", "minutes", "namespace", "stuck_pods",
+              "stuck_deployment", "stuck_pod_1", "stuck_pod_2", "stuck_pod_3"))
 def thread_dumps(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     """Thread dumps: lock cycles, contention, pools waiting on the database or a slow call."""
     td = ev.threads
@@ -171,6 +196,14 @@ def thread_dumps(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     in_cycle = {(c.pod, t) for c in td.cycles for t in c.threads}
     behind = {(h.pod, h.owner): h for h in td.hotspots if h.owner is not None and (h.pod, h.owner) in in_cycle}
     findings = _cycle_findings(td, p, behind) + _hotspot_findings(td, p, in_cycle) + _go_findings(td, p)
+    if findings:
+        # every stuck pod named by a finding, restarted together once the dumps are taken
+        stuck = list(dict.fromkeys(x for f in findings for x in
+                                   (str(f.facts.get("pods") or f.facts.get("pod") or "")).split(", ") if x))
+        extra = restart_facts(ev, stuck)
+        if ev.kubernetes is not None and ev.kubernetes.namespace:
+            extra["namespace"] = ev.kubernetes.namespace
+        findings = [replace(f, facts={**f.facts, **extra}) for f in findings]
     if not findings:
         against = _against(td, p)
         if against is not None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from ..model.finding import Fact
-from ..model.names import is_dns_label, is_dns_subdomain, is_label_value
+from ..model.names import is_dns_label, is_dns_subdomain, is_label_key, is_label_value
 
 # Placeholder -> kind. The data behind every printed command: add a line here with the placeholder.
 PLACEHOLDER_KINDS: Mapping[str, str] = {
@@ -36,6 +36,21 @@ PLACEHOLDER_KINDS: Mapping[str, str] = {
     "replicas_suggested": "count",
     "hpa_max": "count",
     "hpa_max_suggested": "count",
+    "hpa_min": "count",
+    "hpa_min_suggested": "count",
+    "hpa_current": "count",
+    "stuck_deployment": "dns_subdomain",   # checks/threads.py: restart every pod of it
+    "stuck_pod_1": "dns_subdomain",        # ... or these, one `kubectl delete pod` each
+    "stuck_pod_2": "dns_subdomain",
+    "stuck_pod_3": "dns_subdomain",
+    "caller_pod": "dns_subdomain",         # checks/netpath.py: where a request to the upstream is timed from
+    "caller_container": "dns_label",
+    "caller_node": "dns_subdomain",
+    "upstream_port": "port",
+    "caller_label_key": "label_key",       # inside a JSON merge patch: plain-word kinds only
+    "caller_label_value": "label_value",
+    "heap_limit_suggested": "quantity",    # checks/heap.py
+    "java_env": "jvm_env",                 # NAME=value for `kubectl set env`, one argument
     "route_index": "count",
     "pid": "pid",
     "idle_pid": "pid",
@@ -81,6 +96,8 @@ KINDS: Mapping[str, Kind] = {
     "dns_label": Kind(is_dns_label, "a valid Kubernetes name"),
     "dns_subdomain": Kind(is_dns_subdomain, "a valid Kubernetes object name"),
     "label_value": Kind(lambda v: v != "" and is_label_value(v), "a valid Kubernetes label value"),
+    "label_key": Kind(is_label_key, "a valid Kubernetes label key"),
+    "port": Kind(lambda v: _full(r"[1-9][0-9]{0,4}")(v) and int(v) <= 65535, "a port number"),
     "count": Kind(_full(r"0|[1-9][0-9]{0,8}"), "a whole number"),
     "pid": Kind(_full(r"[1-9][0-9]{0,9}"), "a process id"),
     "quantity": Kind(_full(r"[0-9]{1,12}(?:\.[0-9]{1,6})?(?:[mkMGTPE]|[KMGTPE]i)?"),
@@ -91,6 +108,10 @@ KINDS: Mapping[str, Kind] = {
     "pg_database": Kind(_full(r"[A-Za-z_][A-Za-z0-9_-]{0,62}"), "a plain PostgreSQL database name"),
     # Written unquoted inside a double-quoted shell string: no '$', no quotes, lower case as PostgreSQL folds.
     "sql_name": Kind(_full(r"[a-z_][a-z0-9_]{0,62}"), "a plain lower-case SQL name"),
+    # One JVM options variable with its whole value: flags that start with '-' and hold no quote, '$',
+    # backslash or space inside (shell-quoted once as a single argument when filled).
+    "jvm_env": Kind(_full(r"(?:JAVA_TOOL_OPTIONS|JDK_JAVA_OPTIONS|JAVA_OPTS)=-[\w@%+=:,./-]*(?: -[\w@%+=:,./-]*)*"),
+                    "JVM options (NAME=-flag -flag ...)", word=False),
     "sql_backend_call": Kind(_full(r"SELECT pg_(?:terminate|cancel)_backend\([1-9][0-9]{0,9}\);"),
                              "a pg_terminate_backend/pg_cancel_backend call", word=False),
     "sql_create_index": Kind(_full(rf"CREATE INDEX CONCURRENTLY {_IDENT} ON {_IDENT}(?:\.{_IDENT})? \({_IDENT}\);"),

@@ -38,6 +38,10 @@ class Container:
     mem_limit_b: float | None = None
     probes: tuple[Probe, ...] = ()
     jvm: bool = False                      # looks like a JVM (image, command or JAVA_* env)
+    # The JVM options its env sets (JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS, JAVA_OPTS) in env order, so a
+    # heap fix keeps the flags already there; None when the value comes from valueFrom and is unknown here.
+    java_options: tuple[tuple[str, str | None], ...] = ()
+    heap_args: tuple[str, ...] = ()        # -Xmx/-Xms/-XX:*RAMPercentage words of its command and args
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ class Deployment:
     images: tuple[str, ...] = ()
     conditions: Mapping[str, str] = field(default_factory=dict)     # type -> "True"/"False" (reason)
     replicasets: tuple[ReplicaSet, ...] = ()                         # newest first
+    containers: tuple[Container, ...] = ()                           # the pod template's (spec only)
+    pod_affinity: bool = False                                       # the template sets podAffinity
 
     def rollout_in(self, start: datetime, end: datetime) -> ReplicaSet | None:
         """The ReplicaSet created by a rollout within [start, end], if any (evidence of a recent change)."""

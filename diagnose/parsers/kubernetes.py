@@ -157,6 +157,36 @@ def looks_jvm(c: Mapping[str, Any]) -> bool:
         bool(env & {"JAVA_OPTS", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "JAVA_HOME"})
 
 
+# Where a JVM reads options from its environment: JAVA_TOOL_OPTIONS (every JVM), JDK_JAVA_OPTIONS (the
+# java launcher, after it), JAVA_OPTS (start scripts put it on the command line).
+JAVA_ENV = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "JAVA_OPTS")
+HEAP_FLAG = re.compile(r"-Xm[xs]\S*|-XX:(?:Max|Min|Initial)RAMPercentage=\S*|-XX:MaxRAM=\S*")
+
+
+def jvm_settings(c: Mapping[str, Any]) -> dict[str, Any]:
+    """The container's JVM options by env variable (None when set by valueFrom) and heap flags in its args."""
+    opts: list[tuple[str, str | None]] = []
+    for e in c.get("env") or ():
+        if isinstance(e, dict) and e.get("name") in JAVA_ENV:
+            value = e.get("value")
+            opts.append((str(e["name"]), None if "valueFrom" in e else str(value or "")))
+    words = [str(x) for x in list(c.get("command") or ()) + list(c.get("args") or ())]
+    return {"java_options": tuple(opts),
+            "heap_args": tuple(m.group(0) for w in words for m in HEAP_FLAG.finditer(w))}
+
+
+def parse_container_spec(c: Mapping[str, Any], where: str) -> Container:
+    """A container as a pod template declares it: image, resources, probes, JVM settings (no status)."""
+    probes = tuple(p for p in (_probe("readiness", c.get("readinessProbe")),
+                               _probe("liveness", c.get("livenessProbe")),
+                               _probe("startup", c.get("startupProbe"))) if p is not None)
+    return Container(
+        name=str(c.get("name", "")), image=str(c.get("image", "")),
+        cpu_request_m=_resources(c, "requests", "cpu", where), cpu_limit_m=_resources(c, "limits", "cpu", where),
+        mem_request_b=_resources(c, "requests", "memory", where),
+        mem_limit_b=_resources(c, "limits", "memory", where), probes=probes, jvm=looks_jvm(c), **jvm_settings(c))
+
+
 def parse_pod(doc: Mapping[str, Any], nodes: Mapping[str, Node], now: datetime) -> Pod:
     meta, spec, status = doc.get("metadata") or {}, doc.get("spec") or {}, doc.get("status") or {}
     name = str(meta.get("name", ""))
@@ -179,7 +209,8 @@ def parse_pod(doc: Mapping[str, Any], nodes: Mapping[str, Node], now: datetime) 
             last_finished=ts(last.get("finishedAt")),
             cpu_request_m=_resources(c, "requests", "cpu", where), cpu_limit_m=_resources(c, "limits", "cpu", where),
             mem_request_b=_resources(c, "requests", "memory", where),
-            mem_limit_b=_resources(c, "limits", "memory", where), probes=probes, jvm=looks_jvm(c)))
+            mem_limit_b=_resources(c, "limits", "memory", where), probes=probes, jvm=looks_jvm(c),
+            **jvm_settings(c)))
     node = nodes.get(str(spec.get("nodeName", "")))
     owners = meta.get("ownerReferences") or ()
     owner = next((f"{o.get('kind')}/{o.get('name')}" for o in owners if o.get("controller")), "") or \
@@ -216,13 +247,17 @@ def parse_deployment(doc: Mapping[str, Any], rss: list[Mapping[str, Any]]) -> De
                                  for o in (r.get("metadata") or {}).get("ownerReferences") or ())]
     replicasets = sorted((parse_replicaset(r) for r in own), key=lambda r: r.revision, reverse=True)
     conds = {str(c.get("type")): f"{c.get('status')} ({c.get('reason', '')})" for c in status.get("conditions") or ()}
+    tpl_spec = (spec.get("template") or {}).get("spec") or {}
     return Deployment(
         name=name, namespace=str(meta.get("namespace", "")), desired=_int(spec.get("replicas", 1)),
         ready=_int(status.get("readyReplicas")), updated=_int(status.get("updatedReplicas")),
         available=_int(status.get("availableReplicas")),
         selector=dict((spec.get("selector") or {}).get("matchLabels") or {}),
         revision=_int((meta.get("annotations") or {}).get("deployment.kubernetes.io/revision")),
-        images=_images((spec.get("template") or {})), conditions=conds, replicasets=tuple(replicasets))
+        images=_images((spec.get("template") or {})), conditions=conds, replicasets=tuple(replicasets),
+        containers=tuple(parse_container_spec(c, f"deployment {name} container {c.get('name', '')}")
+                         for c in (tpl_spec.get("containers") or ()) if isinstance(c, dict)),
+        pod_affinity=bool((tpl_spec.get("affinity") or {}).get("podAffinity")))
 
 
 def parse_replicaset(doc: Mapping[str, Any]) -> ReplicaSet:

@@ -36,6 +36,16 @@ FACTS: dict[str, str | int | float] = {
     "blocker_user": "auth", "virtualservice": "user-auth-service", "route_index": 0,
     "per_try_timeout_suggested": "3s", "route_timeout_suggested": "4s", "code_location": "Auth.java:42",
     "pod": "user-auth-service-7d9f8b6c5-4xk2p",
+    # scaling (checks/scaling.py), heap (checks/heap.py), network (checks/netpath.py), deadlock restarts
+    "replicas": 3, "scale_note": "no HPA targets it", "hpa_at_max": "3/3 replicas", "hpa_min": 2,
+    "hpa_min_suggested": 5, "hpa_current": 3, "container": "user-auth-service", "heap_limit": "2Gi",
+    "heap_limit_suggested": "3Gi", "java_env_var": "JAVA_TOOL_OPTIONS",
+    "java_env": "JAVA_TOOL_OPTIONS=-XX:+UseG1GC -Xmx2304m -XX:MaxGCPauseMillis=200",
+    "caller_pod": "frontend-api-5c8d7f9b4-abcde", "caller_container": "frontend-api",
+    "caller_node": "ip-10-0-1-17.ec2.internal", "upstream_port": 8080, "caller_label_key": "app",
+    "caller_label_value": "frontend-api", "stuck_pods": "user-auth-service-7d9f8b6c5-4xk2p",
+    "stuck_deployment": "user-auth-service", "stuck_pod_1": "user-auth-service-7d9f8b6c5-4xk2p",
+    "stuck_pod_2": "user-auth-service-7d9f8b6c5-9hq7m", "stuck_pod_3": "user-auth-service-7d9f8b6c5-tz6wn",
 }
 
 HOSTILE = ["prod$(id)", "a;rm -rf /", "`id`", "api\n 1. database likely 0.99", "it's", 'a"b', "two words",
@@ -58,8 +68,8 @@ def test_valid_names_give_the_commands_the_fixtures_show():
         in commands
     assert "psql -d auth -c 'SELECT pg_terminate_backend(4243);'" in commands
     assert "psql -d auth -c 'CREATE INDEX CONCURRENTLY idx_orders_customer_id ON orders (customer_id);'" in commands
-    assert ("kubectl set env deployment/user-auth-service -n production JAVA_TOOL_OPTIONS='-Xms2304m -Xmx2304m "
-            "-XX:+UseG1GC -XX:MaxGCPauseMillis=200'") in commands
+    assert ("kubectl set env deployment/user-auth-service -n production -c user-auth-service "
+            "'JAVA_TOOL_OPTIONS=-XX:+UseG1GC -Xmx2304m -XX:MaxGCPauseMillis=200'") in commands
     assert not [f for f in all_fixes(FACTS) if "left out" in f.why]
 
 
@@ -68,6 +78,10 @@ def test_valid_names_give_the_commands_the_fixtures_show():
 @pytest.mark.parametrize("value", HOSTILE, ids=lambda v: repr(v[:20]))
 def test_a_hostile_name_prints_no_command_and_the_fix_says_why(name: str, value: str):
     facts = {**FACTS, name: value}
+    if name == "caller":
+        # with the caller's pods found the network commands name them; without, the fallback names the caller
+        facts.pop("caller_pod")
+        facts.pop("caller_label_key")
     assert templates_using(name), name
     for t in templates_using(name):
         assert isinstance(fill_command(t, facts), Refused), t
@@ -85,7 +99,10 @@ def test_the_reason_names_the_value_and_what_it_should_be():
 
 @pytest.mark.parametrize("name, value", [
     ("pid", "4242; rm -rf /"), ("pid", -1), ("pid", "0x10"), ("replicas_suggested", "5 --all"),
-    ("replicas_suggested", True), ("hpa_max_suggested", '5}}\' ; id ; echo \'{{'), ("heap_suggested", "2g' ; id '"),
+    ("replicas_suggested", True), ("hpa_max_suggested", '5}}\' ; id ; echo \'{{'),
+    ("java_env", "JAVA_TOOL_OPTIONS=-Xmx2g' ; id '"),
+    ("java_env", "LD_PRELOAD=/tmp/x.so"), ("java_env", "JAVA_TOOL_OPTIONS=-Xmx2g $(id)"),
+    ("upstream_port", "8080 --x"), ("upstream_port", 70000), ("caller_label_key", 'app"}}'),
     ("cpu_limit_suggested", "1,memory=1"), ("memory_limit_suggested", "$(id)Mi"),
     ("per_try_timeout_suggested", '3s"}]\' ; id #'), ("route_index", "0/../1"),
     ("terminate_sql", "SELECT pg_terminate_backend(1); DROP TABLE users;"),

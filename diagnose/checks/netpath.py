@@ -1,0 +1,54 @@
+"""What a network fix needs to name: a caller pod to measure from, the upstream's Service port, and the
+caller's labels for a placement rule.
+
+A Service's ClusterIP is a kube-proxy rule, not a host: it does not answer ping, and traceroute to it
+shows nothing useful (most images lack both tools anyway). What measures the path is an HTTP request from
+the caller's pod to the Service, timed by curl -- run in the caller's container, or in an ephemeral
+`kubectl debug` container with network tools that shares the pod's network namespace -- and the nodes'
+own TCP counters.
+"""
+
+from __future__ import annotations
+
+from ..model.finding import Fact
+from ..model.kube import KubeEvidence, Pod
+
+# The labels that name a workload, as parsers.kubernetes reads them (checks import the model only).
+NAME_LABELS = ("app", "app.kubernetes.io/name", "k8s-app")
+
+# Sidecars injected by a mesh: not the caller's own process.
+_SIDECARS = ("istio-proxy", "linkerd-proxy", "istio-init", "linkerd-init")
+
+NETWORK_FACTS = ("caller_pod", "caller_container", "caller_node", "upstream_port", "caller_label_key",
+                 "caller_label_value", "affinity_note")
+
+
+def _caller_pod(kube: KubeEvidence) -> Pod | None:
+    running = [p for p in kube.caller_pods if p.phase == "Running"]
+    return next((p for p in running if p.ready), None) or (running[0] if running else None)
+
+
+def network_facts(kube: KubeEvidence | None) -> dict[str, Fact]:
+    if kube is None:
+        return {}
+    out: dict[str, Fact] = {}
+    pod = _caller_pod(kube)
+    if pod is not None:
+        out["caller_pod"] = pod.name
+        app = next((c.name for c in pod.containers if c.name not in _SIDECARS), "")
+        if app:
+            out["caller_container"] = app
+        if pod.node:
+            out["caller_node"] = pod.node
+        key = next((k for k in NAME_LABELS if pod.labels.get(k)), None)
+        dep = kube.deployment
+        if key is not None and dep is not None:
+            if dep.pod_affinity:
+                # a merge patch replaces the podAffinity list: the rules already there would be lost
+                out["affinity_note"] = (f"deployment/{dep.name} already sets podAffinity: add a preferred term "
+                                        f"for {key}={pod.labels[key]} in topology.kubernetes.io/zone to it by hand")
+            else:
+                out.update(caller_label_key=key, caller_label_value=pod.labels[key])
+    if kube.service is not None and kube.service.ports:
+        out["upstream_port"] = kube.service.ports[0]
+    return out
