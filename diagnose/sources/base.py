@@ -11,6 +11,10 @@ from ..model.incident import Incident, Window
 # source's own wire format (API JSON documents, Prometheus responses, result rows, dump text).
 RawFiles = Dict[str, bytes]
 
+# The largest answer a source reads from a server (--max-response-bytes): a JSON document this size costs
+# about 25 times as much once parsed, so a larger one is refused, not held.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class SourceOptions:
@@ -22,6 +26,7 @@ class SourceOptions:
     thread_dumps: str | None = None
     exec_thread_dumps: bool = False
     timeout: float = 5.0                   # seconds, budget per source
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES   # per answer read from a server
 
 
 @dataclass(frozen=True)

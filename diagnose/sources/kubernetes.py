@@ -20,6 +20,7 @@ from urllib.parse import quote
 from ..errors import SourceError
 from ..model.names import is_dns_label, is_dns_subdomain, is_label_key, is_label_value
 from .base import RawFiles, SourceOptions, Target
+from .bounded import AnswerTooLarge, DeadlineSpent, Watchdog, guard_pool_manager, read_capped
 from .kube_mask import mask
 from .private_tmp import private_dir, writing
 
@@ -123,7 +124,11 @@ class _Plan:
             if kind:
                 self.errors[kind] = f"timed out: {e}"
             return None
-        self.answered += 1
+        except AnswerTooLarge as e:     # this kind is lost; the others may still be read
+            self.calls.append({"path": path, "query": query, "status": "too large"})
+            if kind:
+                self.errors[kind] = f"{path}: {e}"
+            return None
         self.calls.append({"path": path, "query": query, "status": status})
         try:
             doc = json.loads(body)
@@ -131,8 +136,11 @@ class _Plan:
             doc = None
         if not isinstance(doc, dict):
             if kind:
-                self.errors[kind] = f"{path}: HTTP {status}, not a JSON document"
+                self.errors[kind] = f"{path}: {http_status(status)}, not a JSON document"
             return None
+        # Only a JSON document is an answer of the API server: a proxy's HTML page or a redirect to
+        # nowhere, on every call, fails the source rather than leaving it "ok" with nothing in it.
+        self.answered += 1
         if kind:
             self.files[f"{kind}.json"] = (json.dumps(mask(doc), indent=1) + "\n").encode()
         return doc if 200 <= status < 300 else None
@@ -166,7 +174,7 @@ def gather(get: Getter, namespace: str, upstream: str, caller: str, deadline: fl
     Names come from logs and clusters: a namespace that is not a namespace name is not queried at all (a
     source error), an upstream or caller that is not a name costs only the calls that would select by it."""
     if not is_dns_label(namespace):
-        raise SourceError(f"kubernetes: namespace {_shown(namespace)} is not a namespace name (DNS-1123 label): "
+        raise SourceError(f"namespace {_shown(namespace)} is not a namespace name (DNS-1123 label): "
                           "nothing was queried")
     plan = _Plan(get, deadline, clock)
     core = "/api/v1/namespaces/{namespace}/"
@@ -218,7 +226,7 @@ def gather(get: Getter, namespace: str, upstream: str, caller: str, deadline: fl
                                     namespace=namespace))
 
     if plan.answered == 0:
-        raise SourceError(f"kubernetes: no answer from the API server ({next(iter(plan.errors.values()), '?')})")
+        raise SourceError(f"no answer from the API server ({next(iter(plan.errors.values()), '?')})")
     plan.files["collection.json"] = (json.dumps({
         "namespace": namespace, "upstream": upstream, "caller": caller, "calls": plan.calls, "errors": plan.errors,
     }, indent=1) + "\n").encode()
@@ -251,13 +259,17 @@ def _api_client(opts: SourceOptions, temp_dir: str | None = None) -> tuple[Any, 
             ctx_ns = Path(SA_NAMESPACE).read_text().strip() if os.path.isfile(SA_NAMESPACE) else None
     except (config.ConfigException, OSError, ValueError, TypeError, KeyError) as e:
         where = opts.kubeconfig or "in-cluster config"
-        raise SourceError(f"kubernetes: cannot load {where}: {str(e).splitlines()[0][:200]}") from None
+        raise SourceError(f"cannot load {where}: {str(e).splitlines()[0][:200]}") from None
     cfg.retries = False          # a refused connection is an answer; --timeout bounds everything else
     return client.ApiClient(cfg), ctx_ns
 
 
-def _live_getter(api: Any) -> Getter:
+def _live_getter(api: Any, dog: Watchdog, limit: int) -> Getter:
+    """Answers read within the watchdog's deadline (a server that drips bytes included) and at most
+    `limit` bytes each (--max-response-bytes), from the urllib3 response the client leaves unread."""
     import urllib3
+
+    guard_pool_manager(api.rest_client.pool_manager)
 
     def get(path: ApiPath, query: Mapping[str, str], timeout: float) -> tuple[int, bytes]:
         # The client's path parameters: each value is quoted into one segment, whatever it holds.
@@ -265,19 +277,27 @@ def _live_getter(api: Any) -> Getter:
             "GET", path.template, path_params=path.params, query_params=list(query.items()),
             header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
         try:
-            resp = api.call_api(method, url, header_params=headers, body=body, post_params=post,
-                                _request_timeout=(min(timeout, 5.0), timeout))
-            return int(resp.status), bytes(resp.read() or b"")
+            with dog.bound():
+                try:
+                    resp = api.call_api(method, url, header_params=headers, body=body, post_params=post,
+                                        _request_timeout=(min(timeout, 5.0), timeout))
+                    return int(resp.status), read_capped(resp.response, limit, dog)
+                except Exception:
+                    if dog.fired:       # the watchdog shut the socket: whatever broke, it is the deadline
+                        raise DeadlineSpent() from None
+                    raise
+        except DeadlineSpent:
+            raise CallTimeout(f"{path} did not answer within {timeout:.1f}s") from None
         except urllib3.exceptions.ReadTimeoutError:
             raise CallTimeout(f"{path} did not answer within {timeout:.1f}s") from None
         except urllib3.exceptions.HTTPError as e:
             if "timed out" in str(e).lower():
                 raise CallTimeout(f"{path} did not answer within {timeout:.1f}s") from None
             host = api.configuration.host
-            raise SourceError(f"kubernetes: cannot reach {host}: {type(e).__name__}") from None
+            raise SourceError(f"cannot reach {host}: {type(e).__name__}") from None
         except Exception as e:  # the client's own errors (ApiException status 0, SSL) as one line
             if type(e).__name__ == "ApiException":
-                raise SourceError(f"kubernetes: {path}: {str(getattr(e, 'reason', e)).splitlines()[0][:200]}") from None
+                raise SourceError(f"{path}: {str(getattr(e, 'reason', e)).splitlines()[0][:200]}") from None
             raise
 
     return get
@@ -295,14 +315,17 @@ def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles:
 
 def _collect(opts: SourceOptions, target: Target, deadline: float, temp_dir: str) -> RawFiles:
     api, ctx_ns = _api_client(opts, temp_dir)
+    dog = Watchdog(deadline)
     try:
         ns = namespace_for(opts, target, ctx_ns)
-        files = gather(_live_getter(api), ns, target.upstream, target.caller, deadline)
+        files = gather(_live_getter(api, dog, opts.max_response_bytes), ns, target.upstream, target.caller,
+                       deadline)
         if opts.exec_thread_dumps:
             from .kube_exec import thread_dumps
 
             files.update(thread_dumps(api, ns, files.get("pods.json"), deadline))
         return files
     finally:
+        dog.close()
         api.close()
 

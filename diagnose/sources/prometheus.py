@@ -18,14 +18,16 @@ import math
 import os
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from datetime import datetime, timezone
+from functools import partial
 from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import SourceError
 from ..model.incident import iso
 from .base import RawFiles, SourceOptions, Target
+from .bounded import AnswerTooLarge, DeadlineSpent, Watchdog, requests_adapter, run_daemons
 
 NAME = "prometheus"
 # Client libraries the engine imports before the sources start (see engine.gather._preload).
@@ -33,6 +35,7 @@ IMPORTS = ("urllib3", "requests", "prometheus_api_client")
 MAX_POINTS = 240            # per series: enough to date an onset within a step, small on the wire
 MIN_STEP = 15               # seconds: the usual scrape interval; finer steps only repeat samples
 WORKERS = 4                 # concurrent queries: light on the server, well inside the deadline
+MAX_REDIRECTS = 5           # a proxy or a path prefix redirects once or twice; a loop stops here
 
 
 def skip_reason(opts: SourceOptions) -> str | None:
@@ -234,6 +237,7 @@ class _Unreachable(Exception):
 
 
 def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles:
+    import requests
     from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
     from requests import exceptions as rex
     from urllib3.util.retry import Retry
@@ -241,8 +245,16 @@ def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles:
     url = base_url(opts)
     shown = safe_url(url)
     start, end, step, qs = plan(target)
-    # No retries: a retry with back-off would spend the budget of the other families.
-    client = PrometheusConnect(url=url, disable_ssl=False, retry=Retry(total=0, raise_on_status=False))
+    # Every answer is read by our adapter: within the deadline (a watchdog for servers that drip) and
+    # within --max-response-bytes. No retries: a retry with back-off would spend the other families' budget.
+    dog = Watchdog(deadline)
+    session = requests.Session()
+    session.max_redirects = MAX_REDIRECTS
+    client = PrometheusConnect(url=url, disable_ssl=False, retry=Retry(total=0, raise_on_status=False),
+                               session=session)
+    adapter = requests_adapter(dog, opts.max_response_bytes)
+    for prefix in ("http://", "https://", url):     # `url` replaces the adapter the client mounted there
+        session.mount(prefix, adapter)
 
     def one(query: str) -> dict[str, object]:
         left = deadline - time.monotonic()
@@ -261,9 +273,9 @@ def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles:
 
     files: RawFiles = {}
     errors: list[str] = []
-    pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="prometheus")
+    futures: dict[str, Future[dict[str, object]]] = {}
     try:
-        futures = {family: pool.submit(one, q) for family, q in qs.items()}
+        futures = run_daemons({family: partial(one, q) for family, q in qs.items()}, WORKERS, "prometheus")
         wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
         for family, fut in futures.items():
             q = qs[family]
@@ -277,7 +289,9 @@ def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles:
                     continue
                 if isinstance(exc, _Unreachable):
                     err = f"unreachable ({exc})"
-                elif isinstance(exc, TimeoutError):
+                elif isinstance(exc, AnswerTooLarge):
+                    err = str(exc)
+                elif isinstance(exc, (TimeoutError, DeadlineSpent)):
                     err = f"no answer within the {opts.timeout:g}s budget"
                 elif isinstance(exc, PrometheusApiClientException):
                     err = _http_error(str(exc))
@@ -288,7 +302,9 @@ def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles:
             errors.append(err)
             files[f"{family}.json"] = family_file(q, start, end, step, error=err)
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        for fut in futures.values():
+            fut.cancel()                    # those not started; the running ones end at the deadline
+        dog.close()
         client.close()
     if len(errors) == len(qs):
         # Not one family answered (down, refusing every query, a wrong URL): the source failed, so its
