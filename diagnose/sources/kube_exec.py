@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model.names import is_dns_label, is_dns_subdomain
-from .base import RawFiles
+from .base import DEFAULT_MAX_RESPONSE_BYTES, RawFiles
+from .bounded import AnswerTooLarge
 
 COMMANDS: tuple[tuple[str, ...], ...] = (("jcmd", "1", "Thread.print"), ("jstack", "1"))
 MAX_PODS = 5                  # a few dumps tell the story; more would only spend the budget
@@ -109,7 +110,8 @@ def _refusal(e: BaseException) -> Refused | None:
     return Refused(int(status), message.splitlines()[0][:300] if message else f"HTTP {status}")
 
 
-def _exec(api: Any, namespace: str, pod: str, container: str, command: tuple[str, ...], timeout: float) -> ExecResult:
+def _exec(api: Any, namespace: str, pod: str, container: str, command: tuple[str, ...], timeout: float,
+          limit: int = DEFAULT_MAX_RESPONSE_BYTES) -> ExecResult:
     from kubernetes import client
     from kubernetes.stream import stream
 
@@ -125,16 +127,45 @@ def _exec(api: Any, namespace: str, pod: str, container: str, command: tuple[str
     try:
         if ws.sock is not None and ws.sock.sock is not None:
             ws.sock.settimeout(timeout)        # a frame that stops half-way must not hold the read forever
-        ws.run_forever(timeout=timeout)
-        finished = not ws.is_open()
-        out, err, status = ws.read_channel(1), ws.read_channel(2), ws.read_channel(3)
+        out, err, status, finished = _read_channels(ws, timeout, limit)
     finally:
         ws.close()
-    code, message = exit_of(status or b"", finished)
-    return ExecResult(code, out or b"", err or b"", message)
+    code, message = exit_of(status, finished)
+    return ExecResult(code, out, err, message)
 
 
-def _run(api: Any, namespace: str, pod: str, container: str, command: tuple[str, ...], timeout: float) -> ExecResult:
+def _read_channels(ws: Any, timeout: float, limit: int) -> tuple[bytes, bytes, bytes, bool]:
+    """(stdout, stderr, status, finished): the channels until the connection closes, for at most `timeout`
+    seconds and `limit` bytes in all (--max-response-bytes). The client's run_forever keeps every byte a
+    command prints; here the count is checked after each read, and a larger output is refused."""
+    end = time.monotonic() + timeout
+    got: dict[int, list[bytes]] = {1: [], 2: [], 3: []}
+    total = 0
+
+    def drain() -> None:
+        nonlocal total
+        for channel, parts in got.items():
+            data = ws.read_channel(channel)
+            if data:
+                parts.append(data)
+                total += len(data)
+        if total > limit:
+            got.clear()             # not kept alive by the exception's traceback
+            raise AnswerTooLarge(limit)
+
+    while ws.is_open():
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        ws.update(timeout=min(left, 1.0))
+        drain()
+    finished = not ws.is_open()
+    drain()                         # what the last read brought with the close
+    return b"".join(got[1]), b"".join(got[2]), b"".join(got[3]), finished
+
+
+def _run(api: Any, namespace: str, pod: str, container: str, command: tuple[str, ...], timeout: float,
+         limit: int = DEFAULT_MAX_RESPONSE_BYTES) -> ExecResult:
     """_exec within `timeout`: the client opens its WebSocket with no timeout, so an API server or kubelet
     that accepts the connection and never answers the upgrade would otherwise hold the run forever. The
     thread left waiting is a daemon and ends with the process."""
@@ -142,7 +173,7 @@ def _run(api: Any, namespace: str, pod: str, container: str, command: tuple[str,
 
     def work() -> None:
         try:
-            box.append(_exec(api, namespace, pod, container, command, timeout))
+            box.append(_exec(api, namespace, pod, container, command, timeout, limit))
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
             box.append(e)
 
@@ -164,7 +195,8 @@ def _failure(command: tuple[str, ...], r: ExecResult) -> str:
     return f"{' '.join(command)}: {why}" + (f": {said[0][:200]}" if said else "")
 
 
-def thread_dumps(api: Any, namespace: str, pods_json: bytes | None, deadline: float) -> RawFiles:
+def thread_dumps(api: Any, namespace: str, pods_json: bytes | None, deadline: float,
+                 limit: int = DEFAULT_MAX_RESPONSE_BYTES) -> RawFiles:
     files: RawFiles = {}
     errors: dict[str, str] = {}
     refused: str | None = None
@@ -181,12 +213,15 @@ def thread_dumps(api: Any, namespace: str, pods_json: bytes | None, deadline: fl
                 tried.append("not run: the --timeout budget was spent")
                 break
             try:
-                r = _run(api, namespace, pod, container, command, left)
+                r = _run(api, namespace, pod, container, command, left, limit)
             except Refused as e:
                 # The pod or the verb was refused, not the command: the other command would fare the same.
                 tried.append(f"exec refused (HTTP {e.status}): {e}")
                 if e.status in (401, 403):
                     refused = f"exec refused (HTTP {e.status}) in namespace {namespace}"
+                break
+            except AnswerTooLarge as e:       # jstack would print as much
+                tried.append(f"{' '.join(command)}: {e}")
                 break
             except Exception as e:  # WebSocket and socket errors, one line each
                 # ApiException's str() starts with "(0)"; its reason is the WebSocket error's own words.

@@ -323,7 +323,7 @@ def _collect(opts: SourceOptions, target: Target, deadline: float, temp_dir: str
         if opts.exec_thread_dumps:
             from .kube_exec import thread_dumps
 
-            files.update(thread_dumps(api, ns, files.get("pods.json"), deadline))
+            files.update(thread_dumps(api, ns, files.get("pods.json"), deadline, opts.max_response_bytes))
         return files
     finally:
         dog.close()

@@ -15,9 +15,13 @@ from pathlib import Path
 from servers.hostile import Hostile, wait_for_connection
 
 from diagnose.errors import SourceError
-from diagnose.sources import prometheus
+from diagnose.sources import kube_exec, prometheus
 from diagnose.sources.base import SourceOptions
+from diagnose.sources.kubernetes import _api_client
+from fixtures.build import kubernetes as fk
+from fixtures.build import scenario as sc
 from tests.kubernetes.kube_helpers import target as kube_target
+from tests.servers.kube_api import KubeAPI
 
 REPO = Path(__file__).resolve().parents[2]
 LOG = REPO / "fixtures" / "overload" / "logs" / "incident.log"
@@ -112,3 +116,27 @@ def test_prometheus_reads_end_at_the_deadline_and_leave_no_thread_behind() -> No
         left = _network_threads()
     assert returned < 2.5, f"collect returned after {returned:.1f} s with a 2 s budget"
     assert left == [], f"threads still reading after the deadline: {left}"
+
+
+def test_exec_output_larger_than_the_cap_is_refused_not_kept(tmp_path: Path) -> None:
+    # A command that prints more than --max-response-bytes: refused with the limit named, jstack not tried.
+    docs = fk.cluster("deadlock")
+    pods_doc = docs[f"/api/v1/namespaces/{sc.NAMESPACE}/pods"]
+    pods = kube_exec.jvm_containers(json.dumps(pods_doc).encode())
+    assert pods, "the deadlock cluster has JVM pods to exec in"
+    table = {(pod, container, ("jcmd", "1", "Thread.print")): (b"1:\n" + b"x" * (3 << 20), b"", 0)
+             for pod, container in pods}
+    with KubeAPI(docs, exec_results=table) as api:
+        client, _ = _api_client(SourceOptions(kubeconfig=str(api.kubeconfig(tmp_path))))
+        try:
+            files = kube_exec.thread_dumps(client, sc.NAMESPACE, json.dumps(pods_doc).encode(),
+                                           time.monotonic() + 30, 1 << 20)
+        finally:
+            client.close()
+        commands = [r.command for r in api.execs()]
+    assert not [f for f in files if f.endswith("-1.txt")], sorted(files)
+    errors = json.loads(files["exec/errors.json"])
+    assert len(errors) == len(pods)
+    assert all(v == "jcmd 1 Thread.print: answer larger than 1 MiB, refused (see --max-response-bytes)"
+               for v in errors.values()), errors
+    assert ("jstack", "1") not in commands
