@@ -85,7 +85,7 @@ def load(files: RawFiles, target: Target | None) -> DatabaseEvidence:
 def _json(raw: bytes, name: str) -> Any:
     try:
         return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:      # RecursionError: [[[[... (tests/fuzz)
         raise EvidenceError(f"postgres/{name}: not JSON ({' '.join(str(exc).split())[:120]})") from None
 
 
@@ -96,6 +96,14 @@ def _server(raw: bytes | None, notes: list[str]) -> dict[str, Any]:
     doc = _json(raw, "server.json")
     if not isinstance(doc, dict):
         raise EvidenceError("postgres/server.json: expected a JSON object")
+    # Typed here, once, so that load() meets the shapes it reads (a list for `pid`, NaN: tests/fuzz).
+    if not isinstance(doc.get("settings") or {}, dict):
+        raise EvidenceError("postgres/server.json: field 'settings': expected a JSON object")
+    for key in ("server_version_num", "pid"):
+        try:
+            _int(doc.get(key))
+        except (TypeError, ValueError, OverflowError):
+            raise EvidenceError(f"postgres/server.json: field {key!r}: not an integer") from None
     return doc
 
 

@@ -26,6 +26,12 @@ def _infinite_pid(doc: Any) -> None:
 @given(case=mutated_source("postgres", SEEDS))
 # A session whose pid is Infinity (json.loads reads it): OverflowError from int() before the fix.
 @example(case=edited(SEEDS, "database", "activity.json", _infinite_pid))
+# bench/fuzz.py found these: TypeError/OverflowError/ValueError from int() of server.json's pid (a list,
+# Infinity, NaN), AttributeError from a settings list, RecursionError from json.loads of [[[[...
+@example(case=edited(SEEDS, "database", "server.json", lambda d: d.update(pid=[1])))
+@example(case=edited(SEEDS, "database", "server.json", lambda d: d.update(server_version_num=float("nan"))))
+@example(case=edited(SEEDS, "database", "server.json", lambda d: d.update(settings=["max_connections"])))
+@example(case=Case("database", {"activity.json": b"[" * 100_000}, SEEDS))
 def test_mutated_rows_load_or_raise_an_evidence_error(case: Case) -> None:
     ev = parses_or_refuses("postgres.load", lambda: postgres.load(case.files, TARGETS[case.scenario]))
     assert ev is None or isinstance(ev, DatabaseEvidence)

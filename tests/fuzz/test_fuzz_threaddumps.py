@@ -8,10 +8,11 @@ are also called directly, where only EvidenceError may leave them.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fuzz.mutate import FIXTURES, REPO, json_or_bytes, mutated_bytes, parses_or_refuses
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from diagnose.model.threads import ThreadDump, ThreadEvidence
@@ -35,7 +36,15 @@ def mutated_dump(draw: st.DrawFn) -> tuple[str, bytes]:
     return name, draw(json_or_bytes(seed) if name.endswith(".json") else mutated_bytes(seed))
 
 
+# bench/fuzz.py found it: a jcmd JSON thread whose `stack` is true raised TypeError out of jvm_json.parse.
+STACK_TRUE = json.dumps({"threadDump": {"processId": "1", "time": "2024-01-01T00:00:00Z", "runtimeVersion": "21",
+                                        "threadContainers": [{"container": "<root>", "parent": None, "owner": None,
+                                                              "threads": [{"tid": "1", "name": "main",
+                                                                           "stack": True}]}]}}).encode()
+
+
 @given(dump=mutated_dump())
+@example(dump=("jcmd.json", STACK_TRUE))
 def test_each_format_parser_reads_a_mutated_dump_or_raises_an_evidence_error(dump: tuple[str, bytes]) -> None:
     name, data = dump
     text, _ = decode(data)

@@ -80,9 +80,9 @@ def parse(text: str, source: str, pod: str) -> list[ThreadDump]:
             continue
         virtual = c.get("container") not in ("<root>", None) and "ForkJoinPool" not in str(c.get("container"))
         for t in c.get("threads") or []:
-            if isinstance(t, dict):
+            try:
                 threads.append(_thread(t, virtual))
-            else:
+            except (AttributeError, TypeError, ValueError):     # not an object, or `stack: true` (tests/fuzz)
                 skipped += 1
     # parkBlocker owners are thread ids: name them so the lock analysis can follow them.
     by_tid = {"#" + t.tid: t.name for t in threads if t.tid}
