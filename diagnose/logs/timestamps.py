@@ -47,6 +47,15 @@ def epoch_from_number(x: float) -> float:
     raise out_of_range(x)
 
 
+def _as_float(value: int | float | str) -> float:
+    """float() of a JSON number or digits; an integer past float's range (400 digits) is out of range, not
+    an OverflowError."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise out_of_range(str(value)[:40]) from None
+
+
 def _epoch(dt: datetime, text: str) -> float:
     """dt (UTC when it names no zone) in epoch seconds, or Skip when outside the times kept."""
     try:
@@ -65,7 +74,7 @@ def to_epoch(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return epoch_from_number(float(value))
+        return epoch_from_number(_as_float(value))
     if not isinstance(value, str):
         return None
     if _FAST_ISO and len(value) >= 19 and value[4] == "-":
@@ -79,7 +88,7 @@ def to_epoch(value: object) -> float | None:
     if not text:
         return None
     if text[0].isdigit() and text.replace(".", "", 1).isdigit():
-        return epoch_from_number(float(text))
+        return epoch_from_number(_as_float(text))
     return parse_text(text)
 
 

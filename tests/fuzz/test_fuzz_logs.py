@@ -93,8 +93,6 @@ def test_json_lines_with_fields_of_other_types_are_scanned_or_refused(data: byte
     _scan(data, 1 << 20)
 
 
-@pytest.mark.xfail(strict=False, reason="logs/timestamps.py (another helper's area, issue 9): to_epoch lets "
-                                       "OverflowError out of float() of an integer past float's range")
 def test_an_epoch_past_the_range_of_a_float_is_a_skipped_line() -> None:
     with pytest.raises(Skip):
         jsonlines.parse(HUGE_EPOCH.strip())
