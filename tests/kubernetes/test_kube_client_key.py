@@ -23,7 +23,6 @@ from fixtures.build import kubernetes as fk
 from fixtures.build import scenario as sc
 from tests.kubernetes.test_kube_run_live import (
     _log,
-    _needs_cli,  # noqa: F401 - autouse: skip while the CLI is unwritten
 )
 from tests.servers.kube_api import TLS, KubeAPI, make_tls, wait_until
 
