@@ -34,12 +34,33 @@ def rich_text(text: object) -> str:
     return escape(one_line(text))
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+# What CommonMark (and GFM's strikethrough) reads anywhere in a line: escapes, code spans, emphasis with
+# `*`, links and images (`[`, `]`), raw HTML, entities and autolinks (`<`, `&`), `~~`. `_` makes
+# emphasis only at a word boundary (`PROMETHEUS_URL` is text; `_` itself is no letter there), `#`s close
+# a heading only after a space and at the end of the line (`issue #10` is text).
+# Everything else (`(`, `)`, `+`, `-`, `!`, `.`, `>` but at a line's start) is plain text there and stays as
+# written.
+_MD_INLINE = re.compile(r"[\\`*\[\]<&~]|(?<![^\W_])_|_(?![^\W_])|(?<!\S)#(?=#*[ \t]*$)")
+# What opens a block at the start of a line (or of a list item's text): a heading, a quote, a list
+# item (`-`, `+`, `*`, `1.`, `1)`), a thematic break or setext underline (`=`, `-`), a fence (handled above
+# by the backtick and `~` escapes).
+_MD_BLOCK_START = re.compile(r"^([-+=>#]|\d{1,9}(?=[.)]))")
 
 
-def md_text(text: object) -> str:
-    """For Markdown prose and table cells: one line, Markdown and HTML characters escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", one_line(text))
+def md_text(text: object, *, cell: bool = False) -> str:
+    """For Markdown prose and table cells (`cell=True`: `|` escaped, block starts not): one line, and only what would
+    change the rendering escaped, so `PROMETHEUS_URL`, `-XX:+UseG1GC` and `(3.0/min)` read as written
+    while no emphasis, link, image, HTML or block can be formed by data. Leading spaces are kept as
+    entities (four would start a code block)."""
+    line = _MD_INLINE.sub(lambda m: "\\" + m.group(), one_line(text))
+    if cell:
+        # A cell holds inline text only: no block starts there, but `|` would end it.
+        line = line.replace("|", "\\|")
+    else:
+        line = _MD_BLOCK_START.sub(lambda m: m.group() + "\\" if m.group()[0].isdigit() else "\\" + m.group(),
+                                   line)
+    stripped = line.lstrip(" ")
+    return "&#32;" * (len(line) - len(stripped)) + stripped
 
 
 def md_code_block(lines: Iterable[object], lang: str = "") -> str:
@@ -49,3 +70,13 @@ def md_code_block(lines: Iterable[object], lang: str = "") -> str:
     longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{lang}\n{body}\n{fence}"
+
+
+def md_code_span(text: object) -> str:
+    """Inline code: one line, between backtick runs longer than any inside (padded with a space where the
+    text starts or ends with a backtick, as CommonMark strips one), so data cannot close it early."""
+    body = one_line(text)
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if body.startswith(("`", " ")) or body.endswith(("`", " ")) else ""
+    return f"{fence}{pad}{body}{pad}{fence}"

@@ -60,7 +60,7 @@ def to_markdown(scan: "LogScan") -> str:
            f"{len(scan.incidents)} incident(s).", ""]
     if scan.incidents:
         out += ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-        out += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in _rows(scan)]
+        out += ["| " + " | ".join(md_text(c, cell=True) for c in row) + " |" for row in _rows(scan)]
         out.append("")
     else:
         out += ["No timeout events found.", ""]

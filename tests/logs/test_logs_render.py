@@ -34,8 +34,12 @@ def _hostile(tmp_path: Path) -> str:
 
 
 def test_markdown_escapes_log_text(tmp_path):
+    from markdown_it import MarkdownIt
+
     md = to_markdown(scan([_hostile(tmp_path)]))
-    assert "\x1b" not in md and "<script>" not in md and "\\[bold red\\]" in md
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    assert "\x1b" not in md and "<script>" not in html and "\\[bold red\\]" in md
+    assert "<td>a|b` &lt;script&gt;</td>" in html
     assert "Skipped lines" in md
 
 
