@@ -155,9 +155,15 @@ def pod_placement(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
 @check("readiness-probes", needs=("kubernetes",), causes=("mesh-timeout",),
        facts=("namespace", "deployment", "replicas", "replicas_suggested", "hpa", "hpa_max", "container",
               "probe_timeout", "probe_period"), params={
-    "max_timeout_s": 1.0, "max_period_s": 2.0, "weight_aggressive": 0.75})
+    "max_timeout_s": 1.0, "max_removal_s": 6.0, "weight_aggressive": 0.75})
 def readiness_probes(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
-    """Readiness probes so tight that one slow reply takes a pod out of the Service's endpoints."""
+    """Readiness probes so tight that a few seconds of slowness take a pod out of the Service's endpoints.
+
+    A probe fails when no reply comes within timeoutSeconds; the pod is marked unready after
+    failureThreshold failures in a row, one every periodSeconds: a pod slow for about periodSeconds x
+    failureThreshold leaves the endpoints, not after one slow reply.
+    https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/#configure-probes
+    """
     kube = ev.kubernetes
     if kube is None or not kube.pods:
         return []
@@ -168,15 +174,24 @@ def readiness_probes(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
             if pr.kind != "readiness" or (c.name, pr.period_s, pr.timeout_s, pr.failure_threshold) in seen:
                 continue
             seen.add((c.name, pr.period_s, pr.timeout_s, pr.failure_threshold))
-            if pr.timeout_s <= float(p["max_timeout_s"]) and (pr.period_s <= float(p["max_period_s"]) or
-                                                              pr.failure_threshold <= 1):
+            # the failureThreshold-th failed probe ends (F - 1) periods plus one timeout after the first;
+            # slowness that begins just after a passing probe waits one more period for the first
+            least_s = (pr.failure_threshold - 1) * pr.period_s + pr.timeout_s
+            most_s = least_s + pr.period_s
+            if pr.timeout_s <= float(p["max_timeout_s"]) and \
+                    (pr.period_s * pr.failure_threshold <= float(p["max_removal_s"]) or pr.failure_threshold <= 1):
                 failing = sum(e.count for e in kube.events if e.reason == "Unhealthy" and "Readiness" in e.message)
                 extra = f"; {failing} readiness failures in the window" if failing else ""
+                if pr.failure_threshold <= 1:
+                    when = f"one probe reply slower than {pr.timeout_s:g}s removes the pod from the endpoints"
+                else:
+                    when = (f"a pod whose probe replies take longer than {pr.timeout_s:g}s for "
+                            f"{pr.failure_threshold} probes in a row ({least_s:g}-{most_s:g}s of slowness) leaves "
+                            f"the endpoints")
                 out.append(Finding("mesh-timeout", "for", float(p["weight_aggressive"]), SOURCE,
                                    f"readinessProbe of {kube.upstream}/{c.name} ({pr.handler}): "
-                                   f"every {pr.period_s:g}s, timeout {pr.timeout_s:g}s, "
-                                   f"{pr.failure_threshold} failures: one slow reply removes the pod from the endpoints"
-                                   f"{extra}",
+                                   f"every {pr.period_s:g}s, timeout {pr.timeout_s:g}s, failureThreshold "
+                                   f"{pr.failure_threshold}: {when}{extra}",
                                    facts={"namespace": kube.namespace, "deployment": kube.upstream,
                                           "container": c.name, "probe_timeout": f"{pr.timeout_s:g}s",
                                           "probe_period": f"{pr.period_s:g}s"}))

@@ -1,30 +1,23 @@
 """Mesh, load balancer and ingress timeouts on the route caller -> upstream (the mesh-timeout cause).
 
-The timeout budget: the caller gives up after `timeout_ms`; the mesh in between may retry `attempts` times
-with `perTryTimeout` each, bounded by the route's own `timeout`. A budget beyond the caller's deadline keeps
-the upstream busy after the caller has gone, and is the usual reason a caller logs a duration longer than
-its own timeout (duration_ms 15000 against timeout_ms 10000).
+The timeout budget: the caller gives up after `timeout_ms`; the proxy in between may hold the request for
+up to min(route timeout, tries x per-try timeout + back-off) (retry_budget.py has each proxy's semantics
+and references). A bound beyond the caller's deadline keeps the upstream busy after the caller has gone,
+and is the usual reason a caller logs a duration longer than its own timeout (duration_ms 15000 against
+timeout_ms 10000). The fix proposed fits the deadline and keeps each try above the upstream's p99.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Mapping
 
 from ..model.check import Param, check
 from ..model.evidence import Evidence
-from ..model.finding import Finding
+from ..model.finding import Fact, Finding
 from ..model.kube import RouteTimeout, TrafficPolicy
+from .retry_budget import Plan, budget, describe, fmt_ms, plan
 
 SOURCE = "kubernetes"
-
-
-def fmt_ms(ms: float) -> str:
-    """15000 -> "15s", 1500 -> "1.5s", 250 -> "250ms": as the mesh configs spell durations."""
-    if ms >= 1000:
-        s = ms / 1000.0
-        return f"{s:g}s"
-    return f"{ms:g}ms"
 
 
 def normal_latency_ms(ev: Evidence) -> tuple[float | None, str]:
@@ -38,12 +31,19 @@ def normal_latency_ms(ev: Evidence) -> tuple[float | None, str]:
     return None, ""
 
 
+def reference_p99_ms(ev: Evidence) -> float | None:
+    """The p99 a proposed per-try timeout must stay above: the higher of before and during the incident,
+    so that no try we propose is cut below the pace the upstream really has."""
+    if ev.prometheus is None:
+        return None
+    sig = ev.prometheus.get("upstream_latency_p99_ms")
+    values = [float(v) for v in (sig.baseline, sig.peak) if v is not None] if sig is not None else []
+    return max(values) if values else None
+
+
 def retry_budget_ms(r: RouteTimeout) -> float | None:
-    """How long the mesh may hold one request: attempts x perTryTimeout, capped by the route timeout."""
-    if r.attempts and r.per_try_timeout_ms:
-        budget = r.attempts * r.per_try_timeout_ms
-        return min(budget, r.timeout_ms) if r.timeout_ms else budget
-    return r.timeout_ms
+    """How long the proxy may hold one request: min(route timeout, tries x per-try + back-off)."""
+    return budget(r).bound_ms
 
 
 def _near(a: float | None, b: float | None, tol: float) -> bool:
@@ -54,6 +54,24 @@ def _short(name: str) -> str:
     return name.split("/", 1)[-1]
 
 
+def plan_facts(r: RouteTimeout, pl: Plan) -> dict[str, Fact]:
+    """The proposed budget as the runbook's fix templates name it (runbooks/upstream-timeout.yaml)."""
+    out: dict[str, Fact] = {"route_timeout_suggested": fmt_ms(pl.route_timeout_ms)}
+    if r.kind == "Ingress":
+        # ingress-nginx reads whole seconds: the read timeout cuts each try
+        per_try = pl.per_try_ms if pl.per_try_ms is not None else pl.route_timeout_ms
+        out = {"proxy_read_timeout_suggested": int(per_try // 1000), "proxy_next_upstream_tries_suggested": pl.tries,
+               "budget_reason": pl.why}
+    elif pl.kind == "retries" and pl.per_try_ms is not None:
+        out.update(attempts_suggested=pl.tries - 1, tries_suggested=pl.tries,
+                   per_try_timeout_suggested=fmt_ms(pl.per_try_ms), budget_reason=pl.why)
+    elif pl.kind == "no-retry":
+        out["no_retry_reason"] = pl.why
+    else:
+        out["timeout_reason"] = pl.why
+    return out
+
+
 def _route_findings(r: RouteTimeout, ev: Evidence, p: Mapping[str, Param], p99: float | None,
                     p99_from: str) -> list[Finding]:
     inc = ev.incident
@@ -61,58 +79,68 @@ def _route_findings(r: RouteTimeout, ev: Evidence, p: Mapping[str, Param], p99: 
     durations = inc.duration_ms.p50 if inc.duration_ms.p50 is not None else inc.duration_ms.max
     tol = float(p["match_tolerance"])
     what = f"{r.kind} {r.name}"
-    facts: dict[str, str | int | float] = {"namespace": r.name.split("/", 1)[0], "route": r.route}
+    facts: dict[str, Fact] = {"namespace": r.name.split("/", 1)[0], "route": r.route}
     if r.kind == "VirtualService":
         facts["virtualservice"] = _short(r.name)
-        if r.index is not None:
-            facts["route_index"] = r.index
     elif r.kind == "Ingress":
         facts["ingress"] = _short(r.name)
     else:
         facts["serviceprofile"] = _short(r.name)
+    if r.index is not None:
+        facts["route_index"] = r.index
     if r.timeout_ms is not None:
         facts["route_timeout"] = fmt_ms(r.timeout_ms)
+    if r.attempts is not None:
+        facts["attempts"] = r.attempts
+    if r.per_try_timeout_ms is not None:
+        facts["per_try_timeout"] = fmt_ms(r.per_try_timeout_ms)
     if deadline:
         facts["caller_timeout"] = fmt_ms(deadline)
+    b = budget(r)
+    bound = b.bound_ms
+    said = describe(r, b) + "".join(f" ({n})" for n in r.notes)
     out: list[Finding] = []
-    budget = retry_budget_ms(r)
 
-    if r.attempts and r.per_try_timeout_ms and deadline and budget is not None and budget > deadline:
-        facts.update(attempts=r.attempts, per_try_timeout=fmt_ms(r.per_try_timeout_ms),
-                     per_try_timeout_suggested=fmt_ms(max(1.0, (deadline * 0.9) // r.attempts)))
-        text = (f"{what}: {r.attempts} attempts x perTryTimeout {fmt_ms(r.per_try_timeout_ms)} = {fmt_ms(budget)}"
-                f" > {caller}'s {fmt_ms(deadline)} deadline")
-        weight = float(p["weight_retry_budget"])
-        if _near(durations, budget, tol):
+    if deadline and bound is not None and bound > deadline * 1.02:
+        text = f"{what}: {said} > {caller}'s {fmt_ms(deadline)} deadline"
+        # retries multiply the time the upstream is held; a lone long timeout only outlasts the caller
+        weight = float(p["weight_retry_budget"] if b.tries > 1 and b.per_try_ms is not None else p["weight_equal"])
+        if _near(durations, bound, tol):
             text += f": explains duration_ms {durations:g} vs timeout_ms {deadline:g}"
             weight += float(p["weight_explains"])
         out.append(Finding("mesh-timeout", "for", weight, SOURCE, text, facts=dict(facts)))
-    if r.timeout_ms is not None and p99 is not None and r.timeout_ms <= p99:
-        out.append(Finding("mesh-timeout", "for", float(p["weight_below_p99"]), SOURCE,
-                           f"{what}: timeout {fmt_ms(r.timeout_ms)} is at or below the upstream's {p99_from} "
-                           f"{fmt_ms(p99)}",
-                           # twice the upstream's p99, in whole seconds: room for its normal pace
-                           facts={**facts, "route_timeout_suggested": fmt_ms(1000 * math.ceil(2 * p99 / 1000))}))
-    if r.timeout_ms is not None and deadline and _near(r.timeout_ms, deadline, 0.02):
+    elif deadline and _near(bound, deadline, 0.02):
         out.append(Finding("mesh-timeout", "for", float(p["weight_equal"]), SOURCE,
-                           f"{what}: timeout {fmt_ms(r.timeout_ms)} equals {caller}'s {fmt_ms(deadline)} deadline: "
+                           f"{what}: {said}, the same as {caller}'s {fmt_ms(deadline)} deadline: "
                            f"no headroom between them", facts=dict(facts)))
-    elif r.timeout_ms is not None and deadline and r.timeout_ms < deadline and _near(durations, r.timeout_ms, tol):
+    elif deadline and bound is not None and bound < deadline and _near(durations, bound, tol):
         out.append(Finding("mesh-timeout", "for", float(p["weight_equal"]), SOURCE,
-                           f"{what}: timeout {fmt_ms(r.timeout_ms)} is shorter than {caller}'s "
-                           f"{fmt_ms(deadline)} and requests end at {durations:g} ms: the mesh cuts them first",
-                           facts=dict(facts)))
-    if out or budget is None:
+                           f"{what}: {said}, shorter than {caller}'s {fmt_ms(deadline)} and requests end at "
+                           f"{durations:g} ms: the proxy cuts them first", facts=dict(facts)))
+    if b.per_try_ms is not None and p99 is not None and b.per_try_ms <= p99:
+        cut = "each try is cut at" if b.tries > 1 or r.per_try_timeout_ms is not None else "timeout"
+        out.append(Finding("mesh-timeout", "for", float(p["weight_below_p99"]), SOURCE,
+                           f"{what}: {cut} {fmt_ms(b.per_try_ms)}, at or below the upstream's {p99_from} "
+                           f"{fmt_ms(p99)}", facts=dict(facts)))
+    if out:
+        if deadline:
+            pl = plan(r, deadline, reference_p99_ms(ev), fit_ratio=float(p["fit_ratio"]),
+                      headroom=float(p["per_try_headroom"]))
+            if pl is not None:
+                # one proposal per route, on its first finding: the fixes of one route never disagree
+                first = out[0]
+                out[0] = Finding(first.cause, first.direction, first.weight, first.source, first.summary,
+                                 first.onset, {**first.facts, **plan_facts(r, pl)})
         return out
-    fits = deadline is None or budget < deadline
-    roomy = p99 is not None and budget >= float(p["headroom_ratio"]) * p99
+    if bound is None:
+        return out
+    fits = deadline is None or bound < deadline
+    roomy = p99 is not None and bound >= float(p["headroom_ratio"]) * p99
     if fits and (roomy or p99 is None):
-        retry = (f", retries {r.attempts} x {fmt_ms(r.per_try_timeout_ms)}" if r.attempts and r.per_try_timeout_ms
-                 else "")
-        text = f"{what}: timeout {fmt_ms(r.timeout_ms) if r.timeout_ms else 'unset'}{retry}: at most {fmt_ms(budget)}"
+        text = f"{what}: {said}"
         text += f", within {caller}'s {fmt_ms(deadline)} deadline" if deadline else ""
         if p99 is not None:
-            text += f" and {budget / p99:.0f}x the upstream's {p99_from} {fmt_ms(p99)}"
+            text += f" and {bound / p99:.0f}x the upstream's {p99_from} {fmt_ms(p99)}"
         weight = float(p["weight_headroom"]) * (1.0 if p99 is not None else 0.5)
         out.append(Finding("mesh-timeout", "against", weight, SOURCE, text, facts=dict(facts)))
     return out
@@ -141,11 +169,14 @@ def _policy_findings(d: TrafficPolicy, p: Mapping[str, Param]) -> list[Finding]:
 
 @check("mesh-routes", needs=("kubernetes",), causes=("mesh-timeout",), facts=(
     "namespace", "route", "route_index", "virtualservice", "ingress", "serviceprofile", "destinationrule",
-    "route_timeout", "route_timeout_suggested", "attempts", "per_try_timeout", "per_try_timeout_suggested",
-    "caller_timeout"), params={
+    "route_timeout", "route_timeout_suggested", "attempts", "attempts_suggested", "tries_suggested",
+    "per_try_timeout", "per_try_timeout_suggested", "budget_reason", "no_retry_reason", "timeout_reason",
+    "proxy_read_timeout_suggested", "proxy_next_upstream_tries_suggested", "caller_timeout"), params={
     "weight_retry_budget": 2.0, "weight_explains": 1.0, "weight_below_p99": 2.0, "weight_equal": 1.0,
     "weight_pool": 1.0, "weight_outlier": 0.5, "weight_headroom": 1.0, "weight_no_routes": 0.5,
-    "headroom_ratio": 2.0, "match_tolerance": 0.1, "tiny_pool": 10, "eject_after": 1})
+    "headroom_ratio": 2.0, "match_tolerance": 0.1, "tiny_pool": 10, "eject_after": 1,
+    # a proposed budget ends by fit_ratio x the caller's deadline, each try >= per_try_headroom x p99
+    "fit_ratio": 0.9, "per_try_headroom": 1.2})
 def mesh_routes(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     """Mesh and ingress timeouts and retries on the route to the upstream, against the caller's deadline."""
     kube = ev.kubernetes

@@ -31,6 +31,8 @@ PLACEHOLDER_KINDS: Mapping[str, str] = {
     "pod": "dns_subdomain",
     "virtualservice": "dns_subdomain",
     "destinationrule": "dns_subdomain",
+    "serviceprofile": "dns_subdomain",  # Linkerd names it after the Service's FQDN
+    "ingress": "dns_subdomain",
     "container": "dns_label",
     "replicas": "count",
     "replicas_suggested": "count",
@@ -66,6 +68,9 @@ PLACEHOLDER_KINDS: Mapping[str, str] = {
     "route_timeout_suggested": "duration",
     "per_try_timeout": "duration",
     "per_try_timeout_suggested": "duration",
+    "attempts_suggested": "count",            # Istio retries after the first try
+    "proxy_read_timeout_suggested": "count",  # ingress-nginx reads whole seconds
+    "proxy_next_upstream_tries_suggested": "count",
     "db": "pg_database",
     "blocker_user": "sql_name",
     "terminate_sql": "sql_backend_call",

@@ -165,14 +165,16 @@ class RouteTimeout:
     name: str                              # namespace/name
     api_version: str
     hosts: tuple[str, ...]
-    timeout_ms: float | None = None        # whole-request timeout, None when unset (mesh default)
+    timeout_ms: float | None = None        # whole-request cap (retries included), None when nothing caps it
     attempts: int | None = None            # retries (not counting the first try, as Istio counts)
-    per_try_timeout_ms: float | None = None
+    per_try_timeout_ms: float | None = None  # each try's cut (Istio perTryTimeout, ingress-nginx read timeout)
     retry_on: str = ""
     connect_timeout_ms: float | None = None
     send_timeout_ms: float | None = None
     route: str = ""                        # the route's name or match, for the summary
-    index: int | None = None               # position in the VirtualService's spec.http, for a JSON patch
+    index: int | None = None               # position in spec.http (Istio) or spec.routes (Linkerd), for a patch
+    # What the proxy does that the object does not say: a default it applies, a value it ignores.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

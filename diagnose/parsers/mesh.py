@@ -4,6 +4,12 @@ Istio VirtualService / DestinationRule (networking.istio.io v1, v1beta1, v1alpha
 Linkerd ServiceProfile (linkerd.io v1alpha2) and Ingress with ingress-nginx annotations. Only the parts
 that route to the upstream are kept: a VirtualService route whose destination is the upstream's host,
 a DestinationRule for that host, a ServiceProfile named after its FQDN, an Ingress backend naming it.
+
+Every RouteTimeout reads the same way whatever the proxy (checks/mesh.py computes the bound from it):
+`timeout_ms` caps the whole request, retries included; `attempts` counts retries after the first try;
+`per_try_timeout_ms` cuts each try. What the proxy applies without the object saying so (a default, a
+value it ignores) is filled in here and said in `notes`, so a check never reasons from a value the proxy
+does not use.
 """
 
 from __future__ import annotations
@@ -74,10 +80,14 @@ def virtual_service_routes(doc: Mapping[str, Any], upstream: str, namespace: str
         retries = http.get("retries") or {}
         where = f"{name}: http[{i}]"
         attempts = retries.get("attempts")
+        # https://istio.io/latest/docs/reference/config/networking/virtual-service/#HTTPRoute : `timeout`
+        # is disabled by default, and 0s disables it too. HTTPRetry (#HTTPRetry): `attempts` is the number
+        # of retries, `perTryTimeout` defaults to the route timeout (so unset, each try may take all of it).
+        timeout = _opt_ms(http.get("timeout"), f"{where}.timeout")
         out.append(RouteTimeout(
             kind="VirtualService", name=name, api_version=str(doc.get("apiVersion", "")), hosts=hosts,
-            timeout_ms=_opt_ms(http.get("timeout"), f"{where}.timeout"),
-            attempts=int(attempts) if attempts is not None else None,
+            timeout_ms=timeout or None,
+            attempts=_opt_int(attempts, f"{where}.retries.attempts"),
             per_try_timeout_ms=_opt_ms(retries.get("perTryTimeout"), f"{where}.retries.perTryTimeout"),
             retry_on=str(retries.get("retryOn", "")),
             route=str(http.get("name") or f"http[{i}]"), index=i))
@@ -107,36 +117,75 @@ def destination_policy(doc: Mapping[str, Any], upstream: str, namespace: str) ->
         max_ejection_percent=_opt_int(od.get("maxEjectionPercent")))
 
 
-def _opt_int(value: object) -> int | None:
+def _opt_int(value: object, field: str = "") -> int | None:
     if value in (None, ""):
         return None
     try:
         return int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
-        raise EvidenceError(f"not an integer: {value!r}") from None
+        raise EvidenceError(f"{field + ': ' if field else ''}not an integer: {value!r}") from None
+
+
+# https://linkerd.io/2/reference/service-profiles/ : a route's `timeout` is "the maximum amount of time to
+# wait for a response (including retries)"; https://linkerd.io/2.12/tasks/configuring-timeouts : "If
+# unspecified, the default timeout is 10 seconds". Retries (`isRetryable`) are limited by the profile's
+# retryBudget (a ratio of live traffic, https://linkerd.io/2.15/tasks/configuring-retries), not a count,
+# and have no per-try timeout: the route timeout is the whole bound.
+LINKERD_DEFAULT_TIMEOUT_MS = 10_000.0
 
 
 def service_profile_routes(doc: Mapping[str, Any], upstream: str, namespace: str) -> list[RouteTimeout]:
-    """Linkerd names a ServiceProfile after the Service's FQDN; each route may carry a timeout."""
+    """Linkerd names a ServiceProfile after the Service's FQDN; every route has a timeout, set or default."""
     meta = doc.get("metadata") or {}
     if not host_matches(str(meta.get("name", "")), upstream, namespace):
         return []
     spec = doc.get("spec") or {}
     name = _name(doc)
     out = []
-    for r in spec.get("routes") or ():
+    for i, r in enumerate(spec.get("routes") or ()):
+        notes: tuple[str, ...] = ()
         if r.get("timeout") in (None, ""):
-            continue
+            timeout = LINKERD_DEFAULT_TIMEOUT_MS
+            notes = ("no timeout set: Linkerd's default 10s applies",)
+        else:
+            timeout = parse_duration_ms(r["timeout"], field=f"{name}: routes[{i}].timeout")
         out.append(RouteTimeout(
             kind="ServiceProfile", name=name, api_version=str(doc.get("apiVersion", "")),
-            hosts=(str(meta.get("name", "")),),
-            timeout_ms=parse_duration_ms(r["timeout"], field=f"{name}: routes.timeout"),
-            retry_on="isRetryable" if r.get("isRetryable") else "", route=str(r.get("name", ""))))
+            hosts=(str(meta.get("name", "")),), timeout_ms=timeout,
+            retry_on="isRetryable" if r.get("isRetryable") else "", route=str(r.get("name", "")), index=i,
+            notes=notes))
     return out
 
 
+# ingress-nginx reads proxy-*-timeout annotations as whole seconds (integers): "30s" fails its integer
+# parse and the ConfigMap default is used instead, silently.
+# https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/#custom-timeouts
+# https://github.com/kubernetes/ingress-nginx/blob/main/internal/ingress/annotations/proxy/main.go
+# (GetIntAnnotation; on error `config.ReadTimeout = defBackend.ProxyReadTimeout`). Defaults from
+# https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/configmap/ : connect 5,
+# send 60, read 60, proxy-next-upstream-tries 3 (tries, the first included), next-upstream-timeout 0 (none).
+NGINX_DEFAULTS = {"proxy-connect-timeout": 5, "proxy-send-timeout": 60, "proxy-read-timeout": 60,
+                  "proxy-next-upstream-tries": 3, "proxy-next-upstream-timeout": 0}
+_NGINX_INT = re.compile(r"[+-]?\d+")
+
+
+def nginx_int(ann: Mapping[str, Any], key: str) -> tuple[int, str | None]:
+    """An ingress-nginx integer annotation as the controller reads it, and a note when its default applies
+    because the value is not an integer."""
+    raw = ann.get(NGINX + key)
+    default = NGINX_DEFAULTS[key]
+    if raw is None:
+        return default, None
+    text = str(raw).strip()
+    if not _NGINX_INT.fullmatch(text):
+        return default, (f"{key} {text!r} is not a whole number of seconds: ingress-nginx ignores it and "
+                         f"uses its default {default}")
+    return int(text), None
+
+
 def ingress_routes(doc: Mapping[str, Any], upstream: str, namespace: str) -> list[RouteTimeout]:
-    """An Ingress with a backend on the upstream's Service, with ingress-nginx proxy timeouts (seconds)."""
+    """An Ingress with a backend on the upstream's Service: ingress-nginx cuts each try at its read timeout
+    and tries up to proxy-next-upstream-tries servers (on error or timeout, the default proxy-next-upstream)."""
     spec = doc.get("spec") or {}
     backends = [((p.get("backend") or {}).get("service") or {}).get("name", "")
                 for rule in spec.get("rules") or () for p in ((rule.get("http") or {}).get("paths") or ())]
@@ -146,18 +195,18 @@ def ingress_routes(doc: Mapping[str, Any], upstream: str, namespace: str) -> lis
     if upstream not in backends:
         return []
     ann = (doc.get("metadata") or {}).get("annotations") or {}
-    name = _name(doc)
-
-    def ann_ms(key: str) -> float | None:
-        return _opt_ms(ann.get(NGINX + key), f"{name}: {NGINX}{key}")
-
-    read, send, connect = ann_ms("proxy-read-timeout"), ann_ms("proxy-send-timeout"), ann_ms(
-        "proxy-connect-timeout")
-    tries = ann.get(NGINX + "proxy-next-upstream-tries")
+    values = {k: nginx_int(ann, k) for k in NGINX_DEFAULTS}
+    notes = tuple(n for _, n in values.values() if n)
+    tries = values["proxy-next-upstream-tries"][0]
+    cap = values["proxy-next-upstream-timeout"][0]
     hosts = tuple(str(r.get("host", "")) for r in spec.get("rules") or () if r.get("host"))
-    return [RouteTimeout(kind="Ingress", name=name, api_version=str(doc.get("apiVersion", "")), hosts=hosts,
-                         timeout_ms=read, send_timeout_ms=send, connect_timeout_ms=connect,
-                         attempts=_opt_int(tries), route="ingress-nginx")]
+    return [RouteTimeout(kind="Ingress", name=_name(doc), api_version=str(doc.get("apiVersion", "")), hosts=hosts,
+                         timeout_ms=cap * 1000.0 if cap > 0 else None,
+                         per_try_timeout_ms=values["proxy-read-timeout"][0] * 1000.0,
+                         send_timeout_ms=values["proxy-send-timeout"][0] * 1000.0,
+                         connect_timeout_ms=values["proxy-connect-timeout"][0] * 1000.0,
+                         # 0 tries means "no limit" to nginx; read as one retry per other server, unknown here
+                         attempts=max(tries, 1) - 1 if tries > 0 else None, route="ingress-nginx", notes=notes)]
 
 
 def routes(vs: Iterable[Mapping[str, Any]], sp: Iterable[Mapping[str, Any]], ing: Iterable[Mapping[str, Any]],

@@ -21,6 +21,7 @@ from ..errors import SourceError
 from ..model.names import is_dns_label, is_dns_subdomain, is_label_key, is_label_value
 from .base import RawFiles, SourceOptions, Target
 from .bounded import AnswerTooLarge, DeadlineSpent, Watchdog, guard_pool_manager, read_capped
+from .http_words import http_status
 from .kube_mask import mask
 from .private_tmp import private_dir, writing
 

@@ -28,6 +28,7 @@ from ..errors import SourceError
 from ..model.incident import iso
 from .base import RawFiles, SourceOptions, Target
 from .bounded import AnswerTooLarge, DeadlineSpent, Watchdog, requests_adapter, run_daemons
+from .http_words import http_error
 
 NAME = "prometheus"
 # Client libraries the engine imports before the sources start (see engine.gather._preload).
@@ -309,26 +310,34 @@ def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles:
     if len(errors) == len(qs):
         # Not one family answered (down, refusing every query, a wrong URL): the source failed, so its
         # causes are unknown, not healthy.
-        raise SourceError(f"prometheus at {shown}: every query failed; first: {errors[0]}")
+        raise SourceError(f"every query to {shown} failed; first: {errors[0]}")
     return files
 
 
 _STATUS = re.compile(r"HTTP Status Code (\d+) \((.*)\)$", re.S)
+QUERY_PATH = "/api/v1/query_range"     # the one endpoint collect() asks (custom_query_range)
 
 
 def _http_error(text: str) -> str:
-    """`HTTP Status Code 422 (b'{"status":"error","error":"..."}')` -> `HTTP 422: ...` on one line."""
+    """`HTTP Status Code 422 (b'{"status":"error","error":"..."}')` -> `Prometheus answered 422 Unprocessable
+    Entity for /api/v1/query_range: ...` on one line: Prometheus's own error text when it gave one, else
+    what the status usually means (a 404's `b''` says nothing; the likely cause is a URL that is not the base)."""
     m = _STATUS.match(text)
     if not m:
         return text.splitlines()[0][:300] if text else "error"
     code, body = m.group(1), m.group(2)
-    detail = body
     try:
         import ast
 
         raw = ast.literal_eval(body)
-        doc = json.loads(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
-        detail = str(doc.get("error") or doc)
-    except (ValueError, SyntaxError, AttributeError):
+        body = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    except (ValueError, SyntaxError):
         pass
-    return f"HTTP {code}: " + " ".join(detail.split())[:300]
+    try:
+        doc = json.loads(body)
+        detail = str(doc.get("error") or doc) if isinstance(doc, dict) else str(doc)
+    except ValueError:
+        # Not Prometheus's JSON: a proxy's page or Go's "404 page not found". A page says nothing the
+        # status does not; a short line of text is kept.
+        detail = "" if body.lstrip().startswith("<") or "page not found" in body else body
+    return http_error("Prometheus", code, QUERY_PATH, " ".join(detail.split())[:300], "--prometheus-url")

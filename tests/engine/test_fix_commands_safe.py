@@ -36,6 +36,10 @@ FACTS: dict[str, str | int | float] = {
     "blocker_user": "auth", "virtualservice": "user-auth-service", "route_index": 0,
     "per_try_timeout_suggested": "3s", "route_timeout_suggested": "4s", "code_location": "Auth.java:42",
     "pod": "user-auth-service-7d9f8b6c5-4xk2p",
+    # mesh budget (checks/mesh.py plan_facts): one proposal of the "retries" kind, and the other proxies' names
+    "attempts_suggested": 1, "tries_suggested": 2, "budget_reason": "each try above the upstream p99",
+    "serviceprofile": "user-auth-service.production.svc.cluster.local", "ingress": "user-auth-service",
+    "proxy_read_timeout_suggested": 4, "proxy_next_upstream_tries_suggested": 2,
     # scaling (checks/scaling.py), heap (checks/heap.py), network (checks/netpath.py), deadlock restarts
     "replicas": 3, "scale_note": "no HPA targets it", "hpa_at_max": "3/3 replicas", "hpa_min": 2,
     "hpa_min_suggested": 5, "hpa_current": 3, "container": "user-auth-service", "heap_limit": "2Gi",

@@ -56,7 +56,7 @@ def test_a_namespace_carrying_a_path_is_not_queried_and_no_secret_is_read(tmp_pa
             else:
                 _collect(api, tmp_path, _target(None), context_namespace=INJECTED_NS)
     message = str(e.value)
-    assert "\n" not in message and message.startswith("kubernetes: namespace ")
+    assert "\n" not in message and message.startswith("namespace ")
     assert "not a namespace name" in message
     assert not [r.path for r in api.requests if "/namespaces/" in r.path]
 

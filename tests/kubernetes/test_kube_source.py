@@ -105,7 +105,7 @@ def test_istio_objects_are_read_in_the_version_the_cluster_serves(tmp_path: Path
     assert f"/apis/networking.istio.io/{version}/namespaces/{NS}/virtualservices" in {r.path for r in api.requests}
     kube, _ = evidence(files)
     (route,) = kube.routes
-    assert (route.timeout_ms, route.attempts, route.per_try_timeout_ms, route.retry_on) == (20000, 3, 5000, "5xx,reset")
+    assert (route.timeout_ms, route.attempts, route.per_try_timeout_ms, route.retry_on) == (15000, 2, 5000, "5xx,reset")
     assert route.api_version == f"networking.istio.io/{version}"
 
 

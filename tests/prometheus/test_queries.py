@@ -58,5 +58,18 @@ def test_http_errors_become_one_line_with_prometheus_own_message() -> None:
     # the exception text prometheus-api-client raises, one line
     text = ('HTTP Status Code 422 (b\'{"status":"error","errorType":"execution",'
             '"error":"query processing would load too many samples into memory in query execution"}\')')
-    assert source._http_error(text) == ("HTTP 422: query processing would load too many samples into memory in "
-                                        "query execution")
+    assert source._http_error(text) == ("Prometheus answered 422 Unprocessable Entity for /api/v1/query_range: "
+                                        "query processing would load too many samples into memory in query execution")
+
+
+def test_an_http_error_with_no_text_is_worded_with_what_to_check() -> None:
+    # what a URL that is not Prometheus's base (a path prefix, another server) answers
+    assert source._http_error("HTTP Status Code 404 (b'')") == (
+        "Prometheus answered 404 Not Found for /api/v1/query_range: is --prometheus-url the Prometheus base URL?")
+    assert source._http_error("HTTP Status Code 404 (b'404 page not found\\n')") == (
+        "Prometheus answered 404 Not Found for /api/v1/query_range: is --prometheus-url the Prometheus base URL?")
+    assert source._http_error("HTTP Status Code 401 (b'Unauthorized')") == (
+        "Prometheus answered 401 Unauthorized for /api/v1/query_range: the server wants credentials")
+    assert source._http_error("HTTP Status Code 502 (b'<html><body>Bad Gateway</body></html>')") == (
+        "Prometheus answered 502 Bad Gateway for /api/v1/query_range: a proxy in front of the server could not "
+        "reach it")
