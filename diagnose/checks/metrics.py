@@ -308,3 +308,58 @@ def pool_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
                            f"no thread waits for a DB connection; pool at most {_pct(active.peak or 0)} busy",
                            None, fx))
     return out
+
+
+# ---------------------------------------------------------------- what each check could not see
+
+# The families (sources.prometheus.queries) each check reads: a family missing from Prometheus's answer
+# is a note on the checks that read it, not on every check of the source.
+READS: dict[str, tuple[str, ...]] = {
+    "resource-metrics": ("cpu", "memory", "resources", "restarts", "replicas", "hpa", "traffic"),
+    "gc-metrics": ("jvm_gc", "jvm_heap", "go_runtime", "resources"),
+    "network-metrics": ("latency_upstream", "latency_caller", "node_network"),
+    "pool-metrics": ("db_pool",),
+}
+# The families only one runtime exports: missing for an upstream known to run another, they are no news.
+RUNTIME_FAMILIES = {"jvm": ("jvm_gc", "jvm_heap"), "go": ("go_runtime",)}
+_JVM_SIGNALS = ("gc_time_fraction", "gc_max_pause_seconds", "heap_used_bytes", "heap_max_bytes")
+_GO_SIGNALS = ("go_gc_time_fraction", "go_gc_max_pause_seconds", "go_goroutines")
+
+
+def runtime(ev: Evidence) -> str | None:
+    """"jvm" or "go" when the evidence says which the upstream runs (its runtime's metrics, its thread
+    dumps, its containers), None when it does not or says both."""
+    seen = set()
+    m = ev.prometheus
+    if m is not None:
+        seen |= {"jvm"} if any(m.get(n) for n in _JVM_SIGNALS) else set()
+        seen |= {"go"} if any(m.get(n) for n in _GO_SIGNALS) else set()
+    for dump in ev.threads.dumps if ev.threads is not None else ():
+        if dump.format.startswith(("jvm", "jmx")):
+            seen.add("jvm")
+        elif dump.format == "go":
+            seen.add("go")
+    if ev.kubernetes is not None and any(c.jvm for pod in ev.kubernetes.pods for c in pod.containers):
+        seen.add("jvm")
+    return seen.pop() if len(seen) == 1 else None
+
+
+def notes_for(check_id: str, ev: Evidence) -> tuple[str, ...]:
+    """Prometheus's notes that concern this check: the families it reads that are missing (unless only
+    another runtime exports them) and the parser's notes on those families; notes on no family, to all."""
+    m = ev.prometheus
+    if m is None:
+        return ()
+    reads = READS.get(check_id)
+    known = {f for fams in READS.values() for f in fams}
+    kind = runtime(ev)
+    other = {f for r, fams in RUNTIME_FAMILIES.items() if kind and r != kind for f in fams}
+
+    def concerns(family: str) -> bool:
+        if family in other:
+            return False
+        return reads is None or family in reads or family not in known
+
+    out = [f"{what}: {why}" for what, why in m.missing.items() if concerns(what.split("/", 1)[0])]
+    out += [n for n in m.notes if concerns(n.split(":", 1)[0])]
+    return tuple(dict.fromkeys(out))

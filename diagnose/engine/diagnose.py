@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Callable, Mapping
 
 from ..bundle.store import Bundle
+from ..checks.metrics import notes_for as prometheus_notes
 from ..errors import DiagnoseError
 from ..model.evidence import Evidence, SourceStatus
 from ..model.finding import CheckResult, Fact
@@ -96,17 +97,20 @@ def run_checks(evidence: Evidence, runbook: Runbook, progress: CheckProgress | N
         missing = [evidence.sources.get(n) or SourceStatus(n, "skipped", "not gathered")
                    for n in spec.needs if (evidence.sources.get(n) is None or evidence.sources[n].status != "ok")]
         empty = [(n, reason) for n in spec.needs if (reason := _no_data(evidence, n))]
-        started = time.monotonic()
+        started = time.perf_counter()
         if empty and not missing:
             # The source answered with nothing to read: not healthy, not against. Skipped, so that a
             # cause resting on it stays unknown with this reason (ranking.RAN).
-            result = CheckResult(id=cid, status="skipped", error=f"{empty[0][0]}: {empty[0][1]}")
+            source, why = empty[0]
+            result = CheckResult(id=cid, status="skipped", error=why if source == cid else f"{source}: {why}")
         elif missing:
             # A check whose source failed is an error; one whose source was not given is skipped.
             failed = [s for s in missing if s.status == "error"]
             worst = failed[0] if failed else missing[0]
+            # The source's name leads the reason, unless the check is named for it ("postgres: postgres: ...").
+            reason = worst.error or worst.status
             result = CheckResult(id=cid, status="error" if failed else "skipped",
-                                 error=f"{worst.name}: {worst.error or worst.status}")
+                                 error=reason if worst.name == cid else f"{worst.name}: {reason}")
         else:
             try:
                 findings = spec.func(evidence, runbook.params_for(spec))
@@ -114,10 +118,14 @@ def run_checks(evidence: Evidence, runbook: Runbook, progress: CheckProgress | N
                 result = CheckResult(id=cid, status="error", error=f"check failed: {e.__class__.__name__}: {e}")
             else:
                 status = "finding" if any(f.direction == "for" for f in findings) else "ok"
-                seen = tuple(n for source in spec.needs for n in notes.get(source, ()))
+                # Prometheus's notes by the metric families the check reads (no Go note for a JVM).
+                seen = tuple(n for source in spec.needs for n in (
+                    prometheus_notes(cid, evidence) if source == "prometheus" else notes.get(source, ())))
                 result = CheckResult(id=cid, status=status, findings=tuple(findings),  # type: ignore[arg-type]
                                      notes=seen)
-        result = replace(result, duration_ms=int((time.monotonic() - started) * 1000))
+        # Only a check that ran has a time of its own; one stopped by its source says 0.
+        ran = not (empty or missing)
+        result = replace(result, duration_ms=(time.perf_counter() - started) * 1000 if ran else 0)
         results.append(result)
         if progress:
             progress(cid, result)

@@ -42,13 +42,15 @@ class Finding:
 class CheckResult:
     id: str
     status: CheckStatus
-    duration_ms: int = 0
+    # The check's own run time (the engine's perf_counter), not its sources' collection: checks take micro-
+    # to milliseconds, so a whole number of ms would say 0 for nearly all. 0 for a check that did not run.
+    duration_ms: float = 0
     error: str | None = None               # one line, for `error` and `skipped`
     findings: tuple[Finding, ...] = ()
     notes: tuple[str, ...] = ()            # what the check could not see, partial data, and so on
 
     def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"id": self.id, "status": self.status, "duration_ms": self.duration_ms,
+        out: dict[str, object] = {"id": self.id, "status": self.status, "duration_ms": round(self.duration_ms, 3),
                                   "error": self.error}
         if self.notes:
             out["notes"] = list(self.notes)
