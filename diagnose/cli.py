@@ -99,9 +99,10 @@ def _source_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--context", help="kubeconfig context to use, as kubectl --context."),
         click.option("--kubeconfig", type=click.Path(exists=True, dir_okay=False),
                      help="kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster config)."),
-        click.option("--upstream", help="Diagnose the incident with this upstream "
-                                        "(default: the one with most events)."),
-        click.option("--service", help="Diagnose the incident of this caller (default: the one with most events)."),
+        click.option("--upstream", help="Diagnose the incident with this upstream, by any part of its name, "
+                                        "any case (default: the one with most events)."),
+        click.option("--service", help="Diagnose the incident of this caller, by any part of its name, any case "
+                                       "(default: the one with most events)."),
         click.option("--log", "logs", multiple=True, required=True, type=click.Path(allow_dash=True),
                      help="A log with the timeouts (repeatable; - for standard input)."),
     ]
@@ -147,7 +148,8 @@ def run(logs: Sequence[str], bundle_out: str | None, runbook_name: str | None, f
         gathered = _gather(target, opts, progress)
         if bundle_out:
             _write_bundle(bundle_out, target, gathered, scan)
-        report = diagnose(target, gathered, runbook, progress.check)
+        others = [i for i in scan.incidents if i is not target.incident]
+        report = diagnose(target, gathered, runbook, progress.check, others=others)
     _emit(report, fmt, output)
 
 
@@ -325,17 +327,29 @@ def _target(logs: Sequence[str], opts: dict[str, Any]):  # noqa: ANN202
     from .sources.base import Target
 
     result = scan(list(logs), keep_lines=10_000, stdin=sys.stdin.buffer if "-" in logs else None)
-    incidents = [i for i in result.incidents
-                 if (not opts.get("service") or i.service == opts["service"])
-                 and (not opts.get("upstream") or i.upstream == opts["upstream"])]
+    incidents = [i for i in result.incidents if _picked(i.service, opts.get("service"))
+                 and _picked(i.upstream, opts.get("upstream"))]
     if not incidents:      # (scan itself raises InputError when no line at all was usable)
-        wanted = " matching --service/--upstream" if opts.get("service") or opts.get("upstream") else ""
-        raise NoIncidentError(f"no upstream timeout{wanted} found in {', '.join(logs)} "
-                              f"({result.lines} lines read, {result.skipped} skipped)")
-    incident = incidents[0]
+        asked = [f"--{k} {opts[k]!r}" for k in ("service", "upstream") if opts.get(k)]
+        wanted = f" matching {' '.join(asked)}" if asked else ""
+        found = "; ".join(f"{i.service} -> {i.upstream} ({i.events} events)" for i in result.incidents[:10])
+        more = f" and {len(result.incidents) - 10} more" if len(result.incidents) > 10 else ""
+        candidates = f"; incidents found: {found}{more}" if found else ""
+        raise NoIncidentError(f"no upstream timeout{wanted} found in "
+                              f"{', '.join(logs)} ({result.lines} lines read, {result.skipped} skipped)"
+                              f"{candidates}")
+    # An exact name (any case) wins over names that only contain it; then the most events.
+    exact = [i for i in incidents if all((opts.get(k) or "").lower() in ("", getattr(i, k).lower())
+                                         for k in ("service", "upstream"))]
+    incident = (exact or incidents)[0]
     target = Target(incident=incident, window=Window.around(incident),
                     namespace=opts.get("namespace") or incident.namespace)
     return target, result
+
+
+def _picked(name: str, wanted: str | None) -> bool:
+    """--service/--upstream pick an incident by a case-insensitive part of its name ("AUTH")."""
+    return not wanted or wanted.lower() in name.lower()
 
 
 def _source_opts(opts: dict[str, Any]):  # noqa: ANN202

@@ -4,6 +4,7 @@ connection (database), pools saturated by a slow call (overload), and a clean bi
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timezone
 from typing import Mapping
 
 from ..model.check import Param, check
@@ -208,4 +209,26 @@ def thread_dumps(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         against = _against(td, p)
         if against is not None:
             findings.append(against)
-    return findings + _pool_findings(td, p)
+    # A dump taken before the incident window shows how the pod was then, not during the incident.
+    return [replace(f, stale=stale_dumps(ev, td, f)) for f in findings + _pool_findings(td, p)]
+
+
+def stale_dumps(ev: Evidence, td: ThreadEvidence, f: Finding) -> str | None:
+    """"dump taken 3 h before the incident" when every dump of the finding's pods was taken before the
+    incident window; None when one was taken within or after it, or any is undated (Go and py-spy dumps
+    carry no time), since then the finding may well show the incident."""
+    pods = set(str(f.facts.get("pods") or f.facts.get("pod") or "").split(", ")) - {""}
+    dumps = [d for d in td.dumps if d.pod in pods] or list(td.dumps)
+    # A JVM prints its local time without a zone; pods run in UTC unless told otherwise.
+    times = [d.taken_at if d.taken_at is None or d.taken_at.tzinfo else d.taken_at.replace(tzinfo=timezone.utc)
+             for d in dumps]
+    dated = [t for t in times if t is not None]
+    if not dated or len(dated) < len(times) or max(dated) >= ev.window.start:
+        return None
+    return f"dump taken {_age((ev.window.onset - max(dated)).total_seconds())} before the incident"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h" if seconds < 2 * 86400 else f"{seconds / 86400:.0f} days"

@@ -8,19 +8,21 @@ from __future__ import annotations
 import importlib
 import time
 from dataclasses import replace
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from ..bundle.store import Bundle
 from ..checks.metrics import notes_for as prometheus_notes
 from ..errors import DiagnoseError
 from ..model.evidence import Evidence, SourceStatus
 from ..model.finding import CheckResult, Fact
+from ..model.incident import Incident
 from ..model.report import Report
 from ..sources.base import Target
 from .gather import LIVE_SOURCES, Gathered
 from .ranking import rank
 from .registry import checks as registered_checks
 from .runbook import Runbook
+from .summary import summarize
 
 # Evidence field each source's parsed evidence goes to.
 FIELDS = {"kubernetes": "kubernetes", "prometheus": "prometheus", "postgres": "postgres", "thread-dumps": "threads"}
@@ -145,14 +147,16 @@ def base_facts(evidence: Evidence, target: Target) -> dict[str, Fact]:
 
 
 def diagnose(target: Target, gathered: Mapping[str, Gathered], runbook: Runbook,
-             progress: CheckProgress | None = None) -> Report:
+             progress: CheckProgress | None = None, others: Sequence[Incident] = ()) -> Report:
+    """`others`: the incidents the logs held besides the target's, listed in the report (not diagnosed)."""
     evidence = load_evidence(target, gathered)
     results = run_checks(evidence, runbook, progress)
     causes = rank(runbook, results, evidence.incident, base_facts(evidence, target))
     # The namespace diagnosed (--namespace, else the logs') is the incident's namespace in every output.
     incident = replace(evidence.incident, namespace=target.namespace or evidence.incident.namespace)
     return Report(incident=incident, window=evidence.window, runbook=runbook.name, causes=causes,
-                  checks=tuple(results), sources=evidence.sources, notes=evidence.notes)
+                  checks=tuple(results), sources=evidence.sources, notes=evidence.notes,
+                  summary=summarize(causes, incident, runbook.ranking), other_incidents=tuple(others))
 
 
 def from_bundle(bundle: Bundle) -> tuple[Target, dict[str, Gathered]]:

@@ -32,6 +32,7 @@ def rank(runbook: Runbook, results: Sequence[CheckResult], incident: Incident,
     findings = [f for r in results if r.status in RAN for f in r.findings]
     known = {s.cause for s in runbook.steps}
     weights, effect_of, notes = _apply_relations(runbook, findings)
+    _discount_stale(runbook, findings, weights, notes)
 
     scored: dict[str, tuple[float, Verdict, str | None]] = {}
     for step in runbook.steps:
@@ -39,11 +40,20 @@ def rank(runbook: Runbook, results: Sequence[CheckResult], incident: Incident,
         mine = [f for f in findings if f.cause == step.cause]
         score = logit(step.prior) + sum(weights[id(f)] * (1 if f.direction == "for" else -1) for f in mine)
         confidence = sigmoid(score)
-        if not ran:
-            scored[step.cause] = (step.prior, "unknown", _unknown_reason(step, by_check))
+        gaps = [c for c in step.checks if c not in ran]
+        if not ran or (not mine and gaps):
+            # Nothing argued either way, and part of what could have did not run: the prior alone is
+            # not a verdict. Unknown, saying what was missing (and what ran but was silent).
+            why = _unknown_reason(replace(step, checks=tuple(gaps)), by_check)
+            if ran:
+                why += f"; {', '.join(ran)} found nothing for or against"
+            scored[step.cause] = (step.prior, "unknown", why)
             continue
         verdict = _verdict(runbook, confidence, mine)
-        gaps = [c for c in step.checks if c not in ran]
+        if verdict == "possible" and confidence < runbook.verdicts["possible"]:
+            notes.setdefault(step.cause, []).append(
+                f"possible, not unlikely: every finding is for it and none against; its confidence "
+                f"{confidence:.2f} is low because its prior ({step.prior:.2f}) is")
         if verdict == "ruled_out" and gaps:
             # What could not be looked at might have shown the cause: low, but not ruled out.
             verdict = "unlikely"
@@ -71,11 +81,13 @@ def rank(runbook: Runbook, results: Sequence[CheckResult], incident: Incident,
         facts = _facts(base_facts, mine)
         # The report shows the weight each finding actually carried, so a score can be checked by hand.
         mine = [f if weights[id(f)] == f.weight else replace(f, weight=weights[id(f)]) for f in mine]
+        # A possible cause says what would settle it (the runbook's `confirm`, filled where it can be).
+        confirm = _fill(step.confirm, facts) if verdict == "possible" and step.confirm else None
         causes.append(CauseReport(
             id=step.cause, title=_fill(step.title, facts) or step.title, confidence=round(confidence, 2),
             verdict=verdict, evidence=tuple(mine), fixes=_fixes(step, facts), checks=step.checks,
             unknown_reason=reason, notes=tuple(notes.get(step.cause, ())),
-            diagnosis=step.diagnosis))
+            diagnosis=step.diagnosis, to_confirm=confirm))
     causes.sort(key=lambda c: (-c.confidence, order[c.id]))
     assert known == {c.id for c in causes}
     return tuple(causes)
@@ -86,6 +98,10 @@ def _verdict(runbook: Runbook, confidence: float, mine: Iterable[Finding]) -> Ve
     if confidence >= v["likely"]:
         return "likely"
     if confidence >= v["possible"]:
+        return "possible"
+    mine = list(mine)
+    # Evidence only for it: a low score comes from the prior alone, which is no ground for "unlikely".
+    if mine and all(f.direction == "for" for f in mine):
         return "possible"
     if confidence >= v["unlikely"]:
         return "unlikely"
@@ -99,6 +115,21 @@ def _unknown_reason(step: Step, by_check: Mapping[str, CheckResult]) -> str:
         r = by_check.get(cid)
         parts.append(f"{cid}: {r.error or r.status}" if r else f"{cid}: not run")
     return "; ".join(parts)
+
+
+def _discount_stale(runbook: Runbook, findings: list[Finding], weights: dict[int, float],
+                    notes: dict[str, list[str]]) -> None:
+    """Evidence older than the incident window (a dump taken hours before) says less about the incident:
+    its weight is multiplied by the runbook's stale_discount, and the cause's notes say so."""
+    discount = float(runbook.ranking.get("stale_discount", 0.5))
+    stale: dict[str, int] = {}
+    for f in findings:
+        if f.stale:
+            weights[id(f)] *= discount
+            stale[f.cause] = stale.get(f.cause, 0) + 1
+    for cause, n in stale.items():
+        notes.setdefault(cause, []).append(
+            f"{n} finding(s) from data older than the incident window: weight x{discount:g}")
 
 
 def _apply_relations(runbook: Runbook, findings: list[Finding]

@@ -25,6 +25,14 @@ BASE_FACTS = ("service", "caller", "upstream", "namespace", "caller_timeout_ms",
 # The catalogue every upstream-timeout report ranks (contract section 1).
 CATALOGUE = ("overload", "network", "gc-pause", "database", "mesh-timeout", "deadlock")
 
+# Numbers of the ranking itself (docs/ranking.md), set per runbook under `ranking:`.
+RANKING = {
+    "stale_discount": 0.5,      # weight kept by evidence older than the incident window
+    "blip_events": 10,          # at most this many timeouts ...
+    "blip_seconds": 120,        # ... within this long: a blip
+    "budget_tolerance": 0.02,   # durations within this share of the caller's timeout_ms end at its own budget
+}
+
 
 @dataclass(frozen=True)
 class FixTemplate:
@@ -48,6 +56,7 @@ class Step:
     checks: tuple[str, ...]
     fixes: tuple[FixTemplate, ...]
     diagnosis: str = ""
+    confirm: str = ""           # what would confirm the cause, shown when it is only `possible`
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,7 @@ class Runbook:
     relations: tuple[Relation, ...] = ()
     verdicts: Mapping[str, float] = field(default_factory=dict)
     params: Mapping[str, Mapping[str, Param]] = field(default_factory=dict)   # check id -> params
+    ranking: Mapping[str, float] = field(default_factory=lambda: dict(RANKING))
 
     def check_ids(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -191,7 +201,8 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
             raise doc.fail(at, f"must be {what}, not {type(cur).__name__}")
         return cur
 
-    _only(doc, (), root, {"name", "title", "description", "match", "steps", "relations", "verdicts", "checks"})
+    _only(doc, (), root, {"name", "title", "description", "match", "steps", "relations", "verdicts", "checks",
+                          "ranking"})
     name = need(("name",), str, "a string")
     title = root.get("title", name)
     match = need(("match",), dict, "a mapping with signals")
@@ -204,7 +215,7 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
     for i, raw in enumerate(need(("steps",), list, "a list of causes")):
         at = ("steps", i)
         need(at, dict, "a mapping")
-        _only(doc, at, raw, {"cause", "title", "prior", "checks", "fixes", "diagnosis"})
+        _only(doc, at, raw, {"cause", "title", "prior", "checks", "fixes", "diagnosis", "confirm"})
         cause = need(at + ("cause",), str, "a cause id")
         if any(s.cause == cause for s in steps):
             raise doc.fail(at + ("cause",), f"cause {cause!r} appears twice")
@@ -244,8 +255,14 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
                                     f"({', '.join(check_ids)}) nor by the incident")
             _check_commands(doc, fat, fix)
             fixes.append(fix)
+        if "confirm" in raw:
+            try:
+                FixTemplate(need(at + ("confirm",), str, "a string"), (), "").placeholders()
+            except ValueError as e:
+                raise doc.fail(at + ("confirm",), f"bad template: {e}") from None
         steps.append(Step(cause=cause, title=need(at + ("title",), str, "a string"), prior=float(prior),
-                          checks=tuple(check_ids), fixes=tuple(fixes), diagnosis=str(raw.get("diagnosis", ""))))
+                          checks=tuple(check_ids), fixes=tuple(fixes), diagnosis=str(raw.get("diagnosis", "")),
+                          confirm=need(at + ("confirm",), str, "a string") if "confirm" in raw else ""))
 
     causes = [s.cause for s in steps]
     if "upstream-timeout" in signals:
@@ -304,7 +321,25 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
             params.setdefault(cid, {})[pname] = value
 
     return Runbook(name=name, title=str(title), path=path, signals=tuple(signals), steps=tuple(steps),
-                   relations=tuple(relations), verdicts=verdicts, params=params)
+                   relations=tuple(relations), verdicts=verdicts, params=params, ranking=_ranking(doc, root))
+
+
+def _ranking(doc: _Doc, root: dict) -> dict[str, float]:
+    """The `ranking:` numbers (RANKING's names only), each a non-negative number; a discount at most 1."""
+    out = dict(RANKING)
+    raw = root.get("ranking")
+    if raw is None:
+        return out
+    if not isinstance(raw, dict):
+        raise doc.fail(("ranking",), f"must be a mapping of {', '.join(RANKING)}, not {type(raw).__name__}")
+    _only(doc, ("ranking",), raw, set(RANKING))
+    for k, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e300:
+            raise doc.fail(("ranking", k), "must be a number >= 0")
+        if k.endswith(("_discount", "_tolerance")) and value > 1:
+            raise doc.fail(("ranking", k), "must be in [0, 1]")
+        out[k] = float(value)
+    return out
 
 
 def _check_commands(doc: _Doc, at: tuple[Any, ...], fix: FixTemplate) -> None:

@@ -27,6 +27,9 @@ class Finding:
     summary: str
     onset: datetime | None = None          # when the signal left its baseline, if the data shows it
     facts: Mapping[str, Fact] = field(default_factory=dict)
+    # Set when the data behind it predates the incident window ("dump taken 3 h before the incident"):
+    # ranking weighs it down (the runbook's stale_discount) and every output shows why.
+    stale: str | None = None
 
     def to_json(self) -> dict[str, object]:
         from .incident import iso
@@ -35,6 +38,8 @@ class Finding:
                                   "direction": self.direction, "weight": round(self.weight, 3)}
         if self.onset is not None:
             out["onset"] = iso(self.onset)
+        if self.stale:
+            out["stale"] = self.stale
         return out
 
 

@@ -35,6 +35,7 @@ class CauseReport:
     unknown_reason: str | None = None       # why the evidence could not be gathered
     notes: tuple[str, ...] = ()             # ranking notes: cause/effect discounts and the like
     diagnosis: str = ""                     # what a person would look at, from the runbook
+    to_confirm: str | None = None           # for a `possible` cause: what would confirm it (the runbook's)
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -46,6 +47,8 @@ class CauseReport:
             out["unknown_reason"] = self.unknown_reason
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.to_confirm:
+            out["to_confirm"] = self.to_confirm
         return out
 
 
@@ -58,6 +61,11 @@ class Report:
     checks: tuple[CheckResult, ...]
     sources: Mapping[str, SourceStatus] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # One line a report opens with when no cause is likely: that nothing is, and what the timeouts
+    # probably are (engine/summary.py). None when a cause is likely: its row says it.
+    summary: str | None = None
+    # The other incidents the logs held (another caller or upstream), most events first: not diagnosed.
+    other_incidents: tuple[Incident, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -69,4 +77,7 @@ class Report:
             "runbook": self.runbook,
             "sources": {name: s.to_json() for name, s in self.sources.items()},
             "notes": list(self.notes),
+            "summary": self.summary,
+            "other_incidents": [{"service": i.service, "upstream": i.upstream, "events": i.events}
+                                for i in self.other_incidents],
         }

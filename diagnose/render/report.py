@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from ..model.finding import Finding
 from ..model.incident import iso
 from ..model.report import CauseReport, Report
 from .escape import md_code_block, md_text, rich_text
@@ -43,13 +44,32 @@ def _ms(x: float | None) -> str:
     return "?" if x is None else f"{x:g} ms"
 
 
+def _others_lines(report: Report) -> list[str]:
+    """The incidents the logs held besides the one diagnosed, and how to pick one."""
+    if not report.other_incidents:
+        return []
+    inc = report.incident
+    lines = [f"the logs hold {len(report.other_incidents) + 1} incidents; diagnosed: {inc.service} -> "
+             f"{inc.upstream} ({inc.events} events); others (pick one with --upstream or --service):"]
+    lines += [f"  {o.service} -> {o.upstream} ({o.events} events)" for o in report.other_incidents]
+    return lines
+
+
+def _summary(f: Finding) -> str:
+    """A finding's text, with why it weighs less when its data predates the incident."""
+    return f.summary + (f" (stale: {f.stale})" if f.stale else "")
+
+
 def to_text(report: Report, console: "Console", *, evidence_per_cause: int = 6) -> None:
     from rich.table import Table
 
     inc = report.incident
     console.print(f"[bold]Incident[/]  {rich_text(inc.service)} [dim]->[/] [bold]{rich_text(inc.upstream)}[/]"
                   f"  [dim]({rich_text(inc.signal)}, runbook {rich_text(report.runbook)})[/]")
-    for line in _incident_lines(report):
+    if report.summary:
+        # (right under the incident's name: the restyled view opens with it, as the headline)
+        console.print(f"[bold]{rich_text(report.summary)}[/]")
+    for line in _incident_lines(report) + _others_lines(report):
         console.print(f"  {rich_text(line)}")
     console.print()
     console.print("[bold]Causes, most likely first[/]")
@@ -81,11 +101,13 @@ def _cause_text(console: "Console", n: int, cause: CauseReport, limit: int) -> N
         console.print(f"      [magenta]not checked:[/] {rich_text(cause.unknown_reason or '')}")
     for f in cause.evidence[:limit]:
         mark = "[red]+[/]" if f.direction == "for" else "[green]-[/]"
-        console.print(f"      {mark} [dim]{rich_text(f.source)}:[/] {rich_text(f.summary)}")
+        console.print(f"      {mark} [dim]{rich_text(f.source)}:[/] {rich_text(_summary(f))}")
     if len(cause.evidence) > limit:
         console.print(f"      [dim]... {len(cause.evidence) - limit} more (see --format json)[/]")
     for note in cause.notes:
         console.print(f"      [dim]ranking: {rich_text(note)}[/]")
+    if cause.to_confirm:
+        console.print(f"      to confirm: {rich_text(cause.to_confirm)}")
     if cause.verdict in ("likely", "possible"):
         for fix in cause.fixes:
             console.print(f"      [bold cyan]fix:[/] {rich_text(fix.summary)}")
@@ -98,7 +120,13 @@ def _cause_text(console: "Console", n: int, cause: CauseReport, limit: int) -> N
 def to_markdown(report: Report) -> str:
     inc = report.incident
     out = [f"# Incident: {md_text(inc.service)} timing out on {md_text(inc.upstream)}", ""]
+    if report.summary:
+        out += [f"**{md_text(report.summary)}**", ""]
     out += [f"- {md_text(line)}" for line in _incident_lines(report)]
+    others = _others_lines(report)
+    if others:
+        out.append(f"- {md_text(others[0])}")
+        out += [f"  - {md_text(line.strip())}" for line in others[1:]]
     out += [f"- runbook: {md_text(report.runbook)}; evidence window {md_text(iso(report.window.start))} .. "
             f"{md_text(iso(report.window.end))}", "", "## Likely causes", "",
             "| # | cause | verdict | confidence | title |", "|---|---|---|---|---|"]
@@ -111,10 +139,12 @@ def to_markdown(report: Report) -> str:
             out += [f"Not checked: {md_text(c.unknown_reason)}", ""]
         for f in c.evidence:
             sign = "for" if f.direction == "for" else "against"
-            out.append(f"- *{sign}* ({md_text(f.source)}): {md_text(f.summary)}")
+            out.append(f"- *{sign}* ({md_text(f.source)}): {md_text(_summary(f))}")
         for note in c.notes:
             out.append(f"- *ranking*: {md_text(note)}")
-        if c.evidence or c.notes:
+        if c.to_confirm:
+            out.append(f"- *to confirm*: {md_text(c.to_confirm)}")
+        if c.evidence or c.notes or c.to_confirm:
             out.append("")
         for fix in c.fixes:
             out += [f"**Fix: {md_text(fix.summary)}**", ""]
