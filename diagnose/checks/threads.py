@@ -21,6 +21,7 @@ PARAMS: dict[str, Param] = {
     "min_blocked": 10,                # threads waiting on one lock for a contention finding ...
     "min_blocked_ratio": 0.2,         # ... or this share of the pod's threads (with at least 3)
     "weight_contention": 1.5,
+    "min_request_share": 0.2,         # ... or this share of the pod's request threads stopped (at least 2)
     "min_pool_waiting": 3,            # pool workers waiting in the same place
     "min_pool_ratio": 0.8,            # share of the pool that must be waiting there
     "weight_db_pool": 2.0,            # waiting for a database connection / query result
@@ -108,22 +109,34 @@ def _hotspot_findings(ev: ThreadEvidence, p: Mapping[str, Param], in_cycle: set[
     for h in ev.hotspots:
         if h.owner is not None and (h.pod, h.owner) in in_cycle:
             continue                   # told with its cycle
-        if h.waiters[0].startswith("goroutine "):
-            continue                   # Go: the goroutine-wait finding tells it, with minutes
         n, total = len(h.waiters), max(h.total_threads, 1)
-        if n < int(p["min_blocked"]) and not (n >= 3 and n / total >= float(p["min_blocked_ratio"])):
+        # Contention counts by what it does to requests: a handful of request threads stopped out of ten
+        # matters in a process of hundreds of threads; background threads only by their number.
+        stops_requests = h.request_waiters >= 2 and h.request_share >= float(p["min_request_share"])
+        if h.waiters[0].startswith("goroutine ") and (not stops_requests or any(
+                g.pod == h.pod and g.frame == h.waiter_frame and g.max_minutes >= float(p["go_min_minutes"])
+                for g in ev.goroutine_waits)):
+            continue                   # Go: the goroutine-wait finding tells it, with minutes
+        if not stops_requests and n < int(p["min_blocked"]) and not (
+                n >= 3 and n / total >= float(p["min_blocked_ratio"])):
             continue
         owner = (f'held by "{h.owner}" ({h.owner_state}) in {_where(h.owner_frame)}' if h.owner
                  else "holder not shown in the dump")
-        stuck = sum(1 for s in ev.stuck if s.pod == h.pod and s.thread in set(h.waiters))
-        stuck_txt = f"; {stuck} of them in the same frame in every dump" if stuck else ""
+        waiters = set(h.waiters)
+        stuck = sum(1 for s in ev.stuck if s.pod == h.pod and s.thread in waiters)
+        dumps = _dumps_per_pod(ev, h.pod)
+        stuck_txt = (f"; {stuck} of them in the same frame in every dump" if stuck else
+                     f"; none of them in the same frame in all {dumps} dumps" if dumps > 1 else "")
+        who = (f"{h.request_stopped} of {h.request_threads} request threads ({h.request_pool}) stopped: {n} of "
+               f"{h.total_threads} threads" if h.request_threads else f"{n} of {h.total_threads} threads")
         out.append(Finding(
             cause="deadlock", direction="for", weight=float(p["weight_contention"]), source=SOURCE,
-            summary=(f"{n} of {h.total_threads} threads on pod {h.pod} wait for {h.lock.label} in "
+            summary=(f"{who} on pod {h.pod} wait for {h.lock.label} in "
                      f"{_where(h.waiter_frame)} ({_quote(list(h.waiters))}), {owner}{stuck_txt}"),
             facts={"code_location": _where(h.owner_frame or h.waiter_frame), "lock": h.lock.label,
                    "threads": ", ".join(((h.owner,) if h.owner else ()) + h.waiters[:5]), "pod": h.pod,
-                   "blocked": n, "holder": h.owner or ""}))
+                   "blocked": n, "holder": h.owner or "", "requests_stopped": h.request_stopped,
+                   "request_threads": h.request_threads}))
     return out
 
 
@@ -148,7 +161,9 @@ def _pool_findings(ev: ThreadEvidence, p: Mapping[str, Param]) -> list[Finding]:
         out.append(Finding(
             cause="database" if db else "overload", direction="for",
             weight=float(p["weight_db_pool"] if db else p["weight_pool_saturated"]), source=SOURCE,
-            summary=f"{share} threads of pool {pool} on {_pods(pods, len(ev.pods))} wait {what}, called from {where}",
+            summary=(f"{share} threads of pool {pool} on {_pods(pods, len(ev.pods))} are RUNNABLE {detail} ({where}), "
+                     f"none waiting: the pool is saturated by CPU" if resource == "cpu" else
+                     f"{share} threads of pool {pool} on {_pods(pods, len(ev.pods))} wait {what}, called from {where}"),
             facts={"code_location": where, "pool": pool, "pod": w.pod, "pods": ", ".join(pods),
                    "waiting": w.waiting, "pool_size": w.size, "threads": pool + "-*", "resource": detail or resource}))
     return out
@@ -187,7 +202,8 @@ def _against(ev: ThreadEvidence, p: Mapping[str, Param]) -> Finding | None:
 
 @check("thread-dumps", needs=("thread-dumps",), causes=("deadlock", "database", "overload"), params=PARAMS,
        facts=("code_location", "code_locations", "lock_sites", "pod", "pods", "threads", "lock", "locks", "blocked",
-              "holder", "pool", "pool_size", "waiting", "resource", "minutes", "namespace", "stuck_pods",
+              "holder", "requests_stopped", "request_threads", "pool", "pool_size", "waiting", "resource", "minutes",
+              "namespace", "stuck_pods",
               "stuck_deployment", "stuck_pod_1", "stuck_pod_2", "stuck_pod_3"))
 def thread_dumps(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     """Thread dumps: lock cycles, contention, pools waiting on the database or a slow call."""

@@ -131,6 +131,21 @@ class HotSpot:
     owner_state: str = ""
     owner_frame: Frame | None = None       # what the owner is doing
     total_threads: int = 0
+    # What it costs callers: request-serving threads (Tomcat, Jetty, Undertow, Netty, gRPC, Go handlers)
+    # among the waiters, whether the holder is one, and how many the dump holds in all.
+    request_waiters: int = 0
+    request_holder: bool = False
+    request_threads: int = 0
+    request_pool: str = ""                 # "http-nio-8080-exec", "request handlers" (Go)
+
+    @property
+    def request_stopped(self) -> int:
+        return self.request_waiters + (1 if self.request_holder else 0)
+
+    @property
+    def request_share(self) -> float:
+        """The share of the dump's request threads this lock stops (its waiters and a holder that is one)."""
+        return self.request_stopped / self.request_threads if self.request_threads else 0.0
 
 
 @dataclass(frozen=True)
@@ -143,7 +158,8 @@ class PoolWait:
     size: int                              # threads of this pool in the dump
     waiting: int                           # of them in `frame`
     frame: Frame | None                    # the application frame they wait in
-    # "db-connection" (HikariCP, c3p0, DBCP, pgjdbc), "socket-read", "lock", "other"
+    # "db-connection" (HikariCP, c3p0, DBCP, pgjdbc), "socket-read", "lock", "other", "cpu" (every worker
+    # RUNNABLE in application code: saturated by computing, not waiting)
     resource: str
     detail: str = ""                       # "HikariPool.getConnection"
 

@@ -20,6 +20,9 @@ SCENARIOS = {
     "slow-pool": "com.example.gateway.SlowPool",
     "db-pool": "com.example.auth.DbPool",
     "busy": "com.example.web.BusyServer",
+    "request-contention": "com.example.orders.RequestContention",
+    "cpu-pool": "com.example.pricing.CpuPool",
+    "cycle-and-sleeper": "com.example.inventory.CycleAndSleepingHolder",
 }
 # Per round: which tool and arguments take the dump; a pod gets one file per round.
 TOOLS = (("jstack-l", ["jstack", "-l"]), ("jcmd", ["jcmd", "{pid}", "Thread.print", "-l"]), ("jstack", ["jstack"]))

@@ -101,3 +101,53 @@ def test_every_tool_output_parses_to_the_same_threads(jvm_dumps):
     counts = {len([t for t in d.threads if t.name.startswith("http-nio")]) for d in ev.dumps}
     assert counts == {22}
     assert [d.source.split("/")[1] for d in ev.dumps] == ["1-jstack-l.txt", "2-jcmd.txt", "3-jstack.txt"]
+
+
+def test_a_few_request_threads_blocked_on_a_monitor_are_reported_by_their_share_of_requests(jvm_dumps):
+    # 4 waiters of ~180 threads: under any fixed count or share of all threads, but 5 of the 10 Tomcat
+    # threads (the holder sleeps in one) serve no request.
+    found = findings_for(jvm_dumps["request-contention"])
+    hot = [f for f in found if f.cause == "deadlock" and f.direction == "for"]
+    assert len(hot) == 1, [f.summary for f in found]
+    f = hot[0]
+    assert f.facts["lock"].startswith("com.example.orders.PriceCache@0x")
+    assert f.facts["holder"] == "http-nio-8080-exec-1" and f.facts["code_location"] == "PriceCache.reload"
+    assert f.facts["requests_stopped"] == 5 and f.facts["request_threads"] == 10
+    assert "5 of 10 request threads (http-nio-8080-exec) stopped" in f.summary
+    assert "MetricsRegistry" not in f.summary     # background threads on their own lock are not the story
+
+
+def test_hot_spots_stopping_more_request_threads_rank_first(jvm_dumps):
+    ev = load(jvm_dumps["request-contention"])
+    assert [h.lock.class_name for h in ev.hotspots] == ["com.example.orders.PriceCache",
+                                                        "com.example.orders.MetricsRegistry"]
+    assert ev.hotspots[0].request_share == 0.5 and ev.hotspots[1].request_share == 0.0
+
+
+def test_a_pool_whose_every_worker_computes_is_cpu_saturation_for_overload(jvm_dumps):
+    found = findings_for(jvm_dumps["cpu-pool"])
+    over = [f for f in found if f.cause == "overload"]
+    assert len(over) == 1, [f.summary for f in found]
+    f = over[0]
+    assert f.facts["pool"] == "http-nio-8080-exec" and f.facts["waiting"] == 4 and f.facts["pool_size"] == 4
+    assert str(f.facts["code_location"]).startswith("CpuPool")
+    assert "saturated by CPU" in f.summary and "CPU time +" in f.summary
+    assert not any(f.cause == "deadlock" and f.direction == "for" for f in found)
+
+
+def test_a_pool_with_idle_workers_is_not_cpu_saturated(jvm_dumps):
+    assert not [f for f in findings_for(jvm_dumps["busy"]) if f.cause == "overload"]
+
+
+def test_a_reentrantlock_held_by_a_sleeper_is_reported_beside_a_cycle_elsewhere(jvm_dumps):
+    for keep in ("-l", "jstack.txt"):     # with the lock's owner (-l, jcmd) and without it (plain jstack)
+        files = {k: v for k, v in jvm_dumps["cycle-and-sleeper"].items() if keep in k or "jcmd" in k}
+        found = [f for f in findings_for(files) if f.cause == "deadlock" and f.direction == "for"]
+        assert any("Lock cycle" in f.summary and "Ledger" in f.summary for f in found), found
+        lock = [f for f in found if "ReentrantLock" in str(f.facts.get("lock"))]
+        assert len(lock) == 1, [f.summary for f in found]
+        assert "StockCounter.read" in lock[0].summary
+        assert lock[0].facts["blocked"] == 3
+    with_owner = {k: v for k, v in jvm_dumps["cycle-and-sleeper"].items() if "-l" in k}
+    lock = [f for f in findings_for(with_owner) if "ReentrantLock" in str(f.facts.get("lock"))][0]
+    assert lock.facts["holder"] == "http-nio-8080-exec-1" and lock.facts["code_location"] == "StockCounter.recount"

@@ -50,7 +50,7 @@ def analyze(dumps: list[ThreadDump], notes: list[str] | tuple[str, ...] = ()) ->
         cycles.extend(LockCycle(pod=c.pod, source=c.source, edges=c.edges, jvm_reported=c.jvm_reported,
                                 dumps_seen=seen[k]) for k, c in last.items())
         hotspots.extend(find_hotspots(latest, held_by=held_by, waiters=waiters))
-        pools.extend(find_pool_waits(latest))
+        pools.extend(find_pool_waits(latest, ds[0]))
         gwaits.extend(goroutine_waits(latest))
         stuck.extend(find_stuck(ds))
     all_notes = list(notes) + [n for d in dumps for n in d.notes]

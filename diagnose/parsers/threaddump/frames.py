@@ -176,6 +176,33 @@ def pool_name(thread_name: str) -> str | None:
     return stripped if stripped and stripped != thread_name else None
 
 
+# Threads that serve requests, by the names their servers give them: Tomcat (http-nio-8080-exec-12,
+# https-jsse-nio-8443-exec-1), Jetty (qtp1234567-42), Undertow / WildFly (XNIO-1 task-3, default task-7),
+# Netty and Reactor Netty event loops, gRPC's executor.
+_REQUEST_NAME = re.compile(r"https?-[\w.-]*-exec-\d+$|ajp-[\w.-]*-exec-\d+$|qtp\d+-\d+$|XNIO-\d+ task-\d+$|"
+                           r"default task-\d+$|\w*EventLoop|nioEventLoopGroup-|epollEventLoopGroup-|"
+                           r"reactor-http-(?:nio|epoll|kqueue)-\d+$|vert\.x-eventloop-thread-\d+$|grpc-default-executor-\d+$")
+# ... or by the frames a request runs under, for runtimes whose threads carry no name (Go handlers).
+_REQUEST_FRAMES = _alternation((
+    "net/http.(*conn).serve", "net/http.HandlerFunc.ServeHTTP", "net/http.serverHandler.ServeHTTP",
+    "google.golang.org/grpc.(*Server).handleStream", "google.golang.org/grpc.(*Server).processUnaryRPC",
+    "org.apache.catalina.connector.CoyoteAdapter.service", "org.eclipse.jetty.server.HttpChannel.handle",
+    "io.undertow.server.Connectors.executeRootHandler", "io.grpc.internal.ServerImpl",
+))
+
+
+def is_request_thread(t: ThreadInfo) -> bool:
+    """A thread that serves requests: what a stall of it costs callers (a timeout upstream)."""
+    if _REQUEST_NAME.match(t.name) is not None:
+        return True
+    return bool(t.frames) and _search(_REQUEST_FRAMES, t.frames, 64) is not None
+
+
+def request_pool(name: str) -> str:
+    """The pool a request thread belongs to ("http-nio-8080-exec"), or "request handlers" for nameless ones."""
+    return pool_name(name) or ("request handlers" if name.startswith("goroutine ") else name)
+
+
 def is_runtime(frame: Frame | None) -> bool:
     return frame is None or function_of(frame).startswith(_RUNTIME_PREFIXES)
 

@@ -6,9 +6,10 @@ the JVM printed its own "Found one Java-level deadlock".
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from ...model.threads import CycleEdge, HotSpot, LockCycle, LockRef, ThreadDump, ThreadInfo
-from .frames import app_frame, lock_key
+from .frames import app_frame, is_request_thread, lock_key, request_pool
 
 # Waits that need another thread to let go of a lock (not Object.wait() or a condition, which need a signal).
 _ACQUIRING = frozenset(("monitor", "park", "semacquire"))
@@ -127,7 +128,29 @@ def find_hotspots(dump: ThreadDump, min_waiters: int = 2, held_by: dict[str, Thr
                                                        owner.state == "UNKNOWN" else "")) if owner else "",
                            owner_frame=app_frame(owner.frames) if owner else None,
                            total_threads=len(dump.threads)))
-    out.sort(key=lambda h: -len(h.waiters))
+    return _by_requests_stopped(dump, out, waiting, held_by, by_name)
+
+
+def _by_requests_stopped(dump: ThreadDump, spots: list[HotSpot], waiting: dict[str, list[ThreadInfo]],
+                         held_by: dict[str, ThreadInfo], by_name: _Names) -> list[HotSpot]:
+    """The hot spots with what they cost callers, the most request threads stopped first. The dump's request
+    threads are counted only when a hot spot holds one (a pass over every thread of a big dump)."""
+    out = []
+    total: int | None = None
+    for h in spots:
+        k = lock_key(h.lock.id)
+        req = [w for w in waiting[k] if is_request_thread(w)]
+        owner = held_by.get(k) or (by_name.get(h.owner) if h.owner else None)
+        holder = owner is not None and is_request_thread(owner)
+        if req or holder:
+            if total is None:
+                total = sum(1 for t in dump.threads if is_request_thread(t))
+            first = req[0] if req else owner
+            assert first is not None
+            h = replace(h, request_waiters=len(req), request_holder=holder, request_threads=total,
+                        request_pool=request_pool(first.name))
+        out.append(h)
+    out.sort(key=lambda h: (-h.request_share, -len(h.waiters)))
     return out
 
 

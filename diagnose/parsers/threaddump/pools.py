@@ -47,7 +47,31 @@ def _memo_signature(t: ThreadInfo, memo: dict[tuple, _Signature | None]) -> _Sig
         return s
 
 
-def find_pool_waits(dump: ThreadDump) -> list[PoolWait]:
+def _computing(t: ThreadInfo) -> bool:
+    """RUNNABLE in application code: not in I/O, not idle in a selector, not only in runtime frames."""
+    return t.state == "RUNNABLE" and t.wait_kind is None and bool(t.frames) and not is_idle(t) \
+        and not is_runtime(app_frame(t.frames))
+
+
+def _cpu_saturated(dump: ThreadDump, name: str, members: list[ThreadInfo],
+                   earlier: dict[str, ThreadInfo]) -> PoolWait | None:
+    """Every worker of the pool computing: a fixed pool saturated by CPU, whatever the queue behind it holds."""
+    if not all(_computing(t) for t in members):
+        return None
+    frame, _ = Counter(app_frame(t.frames) for t in members).most_common(1)[0]
+    # CPU time that grew between dumps confirms the workers ran all along (a stack alone is one instant).
+    grown = [t.cpu_ms - e.cpu_ms for t in members if (e := earlier.get(t.name)) is not None
+             and t.cpu_ms is not None and e.cpu_ms is not None]
+    detail = "computing in application code"
+    if grown:
+        detail += f", CPU time +{min(grown):.0f} ms or more per worker between dumps"
+    return PoolWait(pod=dump.pod, source=dump.source, pool=name, size=len(members), waiting=len(members),
+                    frame=frame, resource="cpu", detail=detail)
+
+
+def find_pool_waits(dump: ThreadDump, first: ThreadDump | None = None) -> list[PoolWait]:
+    """Pools waiting in one place, and pools every worker of which computes (`first`: an earlier dump of the
+    same pod, to tell how much CPU the workers burned in between)."""
     memo: dict[tuple, _Signature | None] = {}
     pools: dict[str, list[ThreadInfo]] = {}
     for t in dump.threads:
@@ -55,11 +79,17 @@ def find_pool_waits(dump: ThreadDump) -> list[PoolWait]:
         if p:
             pools.setdefault(p, []).append(t)
     out = []
+    earlier: dict[str, ThreadInfo] | None = None
     for name, members in pools.items():
         if len(members) < MIN_POOL:
             continue
         sigs = Counter(s for s in (_memo_signature(t, memo) for t in members) if s is not None)
         if not sigs:
+            if earlier is None:
+                earlier = {t.name: t for t in first.threads} if first is not None and first is not dump else {}
+            cpu = _cpu_saturated(dump, name, members, earlier)
+            if cpu is not None:
+                out.append(cpu)
             continue
         (resource, detail, frame), n = sigs.most_common(1)[0]
         if n < 2:
