@@ -11,6 +11,7 @@ need=()
 command -v javac >/dev/null && command -v jstack >/dev/null && command -v jcmd >/dev/null \
   || need+=(openjdk-17-jdk-headless)
 command -v jq >/dev/null || need+=(jq)
+command -v go >/dev/null || need+=(golang-go)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo

@@ -189,6 +189,34 @@ class GoroutineWait:
 
 
 @dataclass(frozen=True)
+class OutboundWait:
+    """Threads of one pod (Go handlers mostly) waiting at one call site on a call to another service: an HTTP
+    or gRPC client call, a connection from database/sql, a query result. The callee is slow or gone, and
+    with no deadline on the call the caller waits as long as it does."""
+
+    pod: str
+    source: str
+    kind: str                              # "http-client", "grpc-client", "db-connection", "db-query"
+    detail: str                            # the client frame: "net/http.(*persistConn).roundTrip"
+    count: int
+    requests: int                          # of them serving a request
+    frame: Frame | None                    # the application frame that makes the call
+    max_minutes: float | None = None       # Go: how long the longest has waited, when the dump says
+
+
+@dataclass(frozen=True)
+class GoroutinePile:
+    """Very many goroutines in one wait at one frame: a leak when they grow and never finish."""
+
+    pod: str
+    source: str
+    reason: str                            # "chan receive", "select", "waiting" (debug=1 shows no reason)
+    count: int
+    total: int                             # goroutines in the dump
+    frame: Frame | None
+
+
+@dataclass(frozen=True)
 class ThreadEvidence:
     dumps: tuple[ThreadDump, ...] = ()
     cycles: tuple[LockCycle, ...] = ()
@@ -196,6 +224,8 @@ class ThreadEvidence:
     pools: tuple[PoolWait, ...] = ()
     stuck: tuple[StuckThread, ...] = ()
     goroutine_waits: tuple[GoroutineWait, ...] = ()
+    outbound: tuple[OutboundWait, ...] = ()
+    piles: tuple[GoroutinePile, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)   # files skipped, partial dumps
 
     @property

@@ -1,5 +1,6 @@
 """Everything the dumps show, per pod: lock cycles (in every dump, counted), contention hot spots, pool
-waits and goroutine waits (from each pod's latest dump), stuck threads (across a pod's dumps)."""
+waits, goroutine waits, outbound calls and goroutine piles (from each pod's latest dump), stuck threads
+(across a pod's dumps)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections import Counter
 from ...model.threads import Frame, GoroutineWait, LockCycle, ThreadDump, ThreadEvidence
 from .frames import app_frame, is_idle
 from .locks import acquiring, find_cycles, find_hotspots, owners
+from .outbound import find_outbound, find_piles, notes_for
 from .pools import find_pool_waits
 from .stuck import find_stuck
 
@@ -36,7 +38,7 @@ def goroutine_waits(dump: ThreadDump) -> list[GoroutineWait]:
 
 def analyze(dumps: list[ThreadDump], notes: list[str] | tuple[str, ...] = ()) -> ThreadEvidence:
     cycles: list[LockCycle] = []
-    hotspots, pools, stuck, gwaits = [], [], [], []
+    hotspots, pools, stuck, gwaits, outbound, piles = [], [], [], [], [], []
     for _pod, ds in by_pod(dumps).items():
         seen: Counter[frozenset[str]] = Counter()
         last: dict[frozenset[str], LockCycle] = {}
@@ -52,7 +54,10 @@ def analyze(dumps: list[ThreadDump], notes: list[str] | tuple[str, ...] = ()) ->
         hotspots.extend(find_hotspots(latest, held_by=held_by, waiters=waiters))
         pools.extend(find_pool_waits(latest, ds[0]))
         gwaits.extend(goroutine_waits(latest))
+        outbound.extend(find_outbound(latest))
+        piles.extend(find_piles(latest))
         stuck.extend(find_stuck(ds))
-    all_notes = list(notes) + [n for d in dumps for n in d.notes]
+    all_notes = list(notes) + [n for d in dumps for n in d.notes] + notes_for(outbound, piles)
     return ThreadEvidence(dumps=tuple(dumps), cycles=tuple(cycles), hotspots=tuple(hotspots), pools=tuple(pools),
-                          stuck=tuple(stuck), goroutine_waits=tuple(gwaits), notes=tuple(all_notes))
+                          stuck=tuple(stuck), goroutine_waits=tuple(gwaits), outbound=tuple(outbound),
+                          piles=tuple(piles), notes=tuple(all_notes))

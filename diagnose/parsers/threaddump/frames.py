@@ -171,8 +171,8 @@ def pool_name(thread_name: str) -> str | None:
         stripped = _POOL_SUFFIX.sub("", thread_name)
     else:
         return None          # no digit at the end: _POOL_SUFFIX cannot match
-    if stripped in ("Thread", "goroutine", "Dummy"):
-        return None          # default names of unrelated threads, not a pool
+    if stripped in ("Thread", "goroutine", "Dummy") or stripped.startswith("goroutine "):
+        return None          # default names of unrelated threads (and debug=1's goroutine groups), not a pool
     return stripped if stripped and stripped != thread_name else None
 
 
