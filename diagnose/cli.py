@@ -1,7 +1,8 @@
 """The command line. Thin: parse options, call the engine, render. Only click is imported at start-up.
 
 Exit status: 0 the command did its work (whatever it found); 1 an internal error; 2 bad usage or
-unreadable input; 3 the logs held no upstream timeout; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+unreadable input; 3 the logs held no incident (model/signals.py: an upstream timeout, an unavailable
+upstream); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def _source_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--service", help="Diagnose the incident of this caller, by any part of its name, any case "
                                        "(default: the one with most events)."),
         click.option("--log", "logs", multiple=True, required=True, type=click.Path(allow_dash=True),
-                     help="A log with the timeouts (repeatable; - for standard input)."),
+                     help="A log with the incident: timeouts, refused connections (repeatable; - for standard input)."),
     ]
     for o in opts:
         f = o(f)
@@ -116,7 +117,8 @@ def _source_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--debug", is_flag=True, envvar="DIAGNOSE_DEBUG", help="Show tracebacks of internal errors.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
-    """Find an upstream-timeout incident in logs, gather evidence, and rank its likely causes.
+    """Find an incident in logs (an upstream timeout, an unavailable upstream), gather evidence, and rank its
+    likely causes with the runbook of its signal.
 
     \b
     Examples:
@@ -211,7 +213,7 @@ def _analyze(bundle: str, runbook_name: str | None, fmt: str, output: str | None
 @click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @_output_options
 def logs(paths: Sequence[str], fmt: str, output: str | None) -> None:
-    """Scan logs and print the timeout incidents found (caller, upstream, count, first/last seen, durations)."""
+    """Scan logs and print the incidents found (signal, caller, upstream, count, first/last seen, durations)."""
     from .logs.scan import scan
     from .render import logs as render_logs
 
@@ -324,6 +326,7 @@ def _target(logs: Sequence[str], opts: dict[str, Any]):  # noqa: ANN202
     from .errors import NoIncidentError
     from .logs.scan import scan
     from .model.incident import Window
+    from .model.signals import names
     from .sources.base import Target
 
     result = scan(list(logs), keep_lines=10_000, stdin=sys.stdin.buffer if "-" in logs else None)
@@ -335,7 +338,7 @@ def _target(logs: Sequence[str], opts: dict[str, Any]):  # noqa: ANN202
         found = "; ".join(f"{i.service} -> {i.upstream} ({i.events} events)" for i in result.incidents[:10])
         more = f" and {len(result.incidents) - 10} more" if len(result.incidents) > 10 else ""
         candidates = f"; incidents found: {found}{more}" if found else ""
-        raise NoIncidentError(f"no upstream timeout{wanted} found in "
+        raise NoIncidentError(f"no {names()}{wanted} found in "
                               f"{', '.join(logs)} ({result.lines} lines read, {result.skipped} skipped)"
                               f"{candidates}")
     # An exact name (any case) wins over names that only contain it; then the most events.
@@ -371,7 +374,7 @@ def _gather(target: Any, opts: dict[str, Any], progress: Any):  # noqa: ANN202
 def _write_bundle(out: str, target: Any, gathered: Any, scan: Any) -> str:
     from .bundle.store import write
 
-    kept = scan.kept.get((target.incident.service, target.incident.upstream), [])
+    kept = scan.kept_for(target.incident)
     lines = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in kept)
     path = write(out, incident=target.incident, window=target.window, namespace=target.namespace,
                  sources={n: g.status for n, g in gathered.items()},

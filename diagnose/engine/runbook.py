@@ -22,7 +22,9 @@ from .registry import checks as registered_checks
 # Facts the engine gives every fix template, from the incident (engine.diagnose.base_facts).
 BASE_FACTS = ("service", "caller", "upstream", "namespace", "caller_timeout_ms", "caller_timeout")
 
-# The catalogue every upstream-timeout report ranks (contract section 1).
+# The catalogue every upstream-timeout report ranks (contract section 1). The check is data: a runbook
+# names the causes it must rank under `requires_causes:` (upstream-timeout.yaml names these six; a test
+# holds the two equal), so a runbook of another signal brings its own list.
 CATALOGUE = ("overload", "network", "gc-pause", "database", "mesh-timeout", "deadlock")
 
 # Numbers of the ranking itself (docs/ranking.md), set per runbook under `ranking:`.
@@ -78,6 +80,7 @@ class Runbook:
     relations: tuple[Relation, ...] = ()
     verdicts: Mapping[str, float] = field(default_factory=dict)
     params: Mapping[str, Mapping[str, Param]] = field(default_factory=dict)   # check id -> params
+    requires_causes: tuple[str, ...] = ()      # causes the runbook must rank (its signal's catalogue)
     ranking: Mapping[str, float] = field(default_factory=lambda: dict(RANKING))
 
     def check_ids(self) -> list[str]:
@@ -120,10 +123,13 @@ def find(name: str) -> Runbook:
 
 
 def for_signal(signal: str) -> Runbook:
-    for rb in load_all():
+    """The first runbook (DIAGNOSE_RUNBOOKS first, then the shipped ones) whose `match: signals:` names it."""
+    books = load_all()
+    for rb in books:
         if signal in rb.signals:
             return rb
-    raise RunbookError(f"no runbook matches the log signal {signal!r}")
+    answered = ", ".join(sorted({s for rb in books for s in rb.signals})) or "none"
+    raise RunbookError(f"no runbook matches the log signal {signal!r} (runbooks answer: {answered})")
 
 
 # --- loading with line numbers -------------------------------------------------------------------
@@ -202,7 +208,7 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
         return cur
 
     _only(doc, (), root, {"name", "title", "description", "match", "steps", "relations", "verdicts", "checks",
-                          "ranking"})
+                          "ranking", "requires_causes"})
     name = need(("name",), str, "a string")
     title = root.get("title", name)
     match = need(("match",), dict, "a mapping with signals")
@@ -265,11 +271,13 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
                           confirm=need(at + ("confirm",), str, "a string") if "confirm" in raw else ""))
 
     causes = [s.cause for s in steps]
-    if "upstream-timeout" in signals:
-        missing = [c for c in CATALOGUE if c not in causes]
-        if missing:
-            raise doc.fail(("steps",), f"an upstream-timeout runbook must rank every catalogue cause; "
-                                       f"missing {', '.join(missing)}")
+    required = need(("requires_causes",), list, "a list of cause ids") if "requires_causes" in root else []
+    for i, _c in enumerate(required):
+        need(("requires_causes", i), str, "a cause id")
+    missing = [c for c in required if c not in causes]
+    if missing:
+        raise doc.fail(("steps",), f"the runbook must rank every cause it requires (requires_causes: its "
+                                   f"signal's catalogue); missing {', '.join(missing)}")
 
     relations = []
     for i, rel in enumerate(need(("relations",), list, "a list of relations")
@@ -321,7 +329,8 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
             params.setdefault(cid, {})[pname] = value
 
     return Runbook(name=name, title=str(title), path=path, signals=tuple(signals), steps=tuple(steps),
-                   relations=tuple(relations), verdicts=verdicts, params=params, ranking=_ranking(doc, root))
+                   relations=tuple(relations), verdicts=verdicts, params=params, ranking=_ranking(doc, root),
+                   requires_causes=tuple(required))
 
 
 def _ranking(doc: _Doc, root: dict) -> dict[str, float]:

@@ -4,8 +4,9 @@
       "user-auth-service:8080" "10.244.1.5:8080"            (one line in the log, wrapped here)
 Istio's default adds response-code details, termination details, the transport failure reason, and
 after the upstream host the cluster `outbound|8080||user-auth-service.production.svc.cluster.local`.
-Response flags (docs/logs.md): UT is a timeout; URX with a 504 (retries used up on per-try timeouts)
-is a timeout; UF and other URX are upstream failures, counted apart. The duration is %DURATION% (ms).
+Flags and code say the signal (model/signals.py, docs/logs.md): UT, or URX with a 504 (retries used up on
+per-try timeouts), is a timeout; a 502 or 503 an unavailable upstream; other UF and URX are upstream
+failures, counted apart. The duration is %DURATION% (ms).
 The caller is the proxy ("envoy") unless a log shipper's labels name the pod's app.
 """
 
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 import re
 
-from .event import FAILURE, TIMEOUT, Event, Skip
+from .classify import from_proxy
+from .event import Event, Skip
 from .names import split_upstream
 from .timestamps import parse_text
 
@@ -29,12 +31,8 @@ def parse(line: str, default_service: str = "envoy") -> Event | None:
     m = LINE.match(line)
     if not m:
         raise Skip("not an Envoy access-log line")
-    flags = set(m.group("flags").split(","))
-    if "UT" in flags or ("URX" in flags and m.group("code") == "504"):
-        kind = TIMEOUT
-    elif flags & {"UF", "URX"}:
-        kind = FAILURE
-    else:
+    kind = from_proxy(set(m.group("flags").split(",")), m.group("code"))
+    if kind is None:
         return None
     cluster = m.group("cluster") or ""
     raw = cluster if "|" in cluster and cluster.split("|")[-1] else m.group("authority")

@@ -1,16 +1,17 @@
-"""One timeout (or upstream failure) event, as every format's parser returns it."""
+"""One event between a caller and its upstream, as every format's parser returns it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-TIMEOUT = "timeout"
-FAILURE = "failure"          # Envoy UF / URX without a 504: the upstream failed, it did not time out
+from .classify import FAILURE
+
+__all__ = ["FAILURE", "Event", "Skip"]
 
 
 @dataclass(slots=True)
 class Event:
-    kind: str                        # TIMEOUT or FAILURE
+    kind: str                        # a signal id (model/signals.py) or FAILURE
     service: str                     # the caller
     upstream: str
     ts: float | None = None          # epoch seconds, UTC

@@ -6,11 +6,11 @@ each spelling. The name lists are ordered: the first one present wins.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Mapping
 
+from .classify import from_proxy, from_words
 from .durations import to_ms
-from .event import FAILURE, TIMEOUT, Event
+from .event import Event
 from .names import split_upstream
 from .timestamps import to_epoch
 
@@ -38,11 +38,6 @@ TEXT_KEYS = ("message", "msg", "error", "err", "error.message", "error.msg", "ex
              "grpc.code", "grpc_code", "grpc.status", "grpc_status", "grpc.status_code")
 FLAG_KEYS = ("response_flags", "responseFlags", "flags")
 CODE_KEYS = ("response_code", "status", "status_code", "http.status_code", "code")
-
-# Said in words: timeout, time out, timed out, deadline exceeded (any case), DeadlineExceeded, ETIMEDOUT,
-# gRPC's DEADLINE_EXCEEDED (status 4) and Go's "context deadline exceeded".
-TIMEOUT_TEXT = re.compile(r"time[ _-]?out|timed[ _-]?out|deadline[ _-]?exceeded", re.I)
-
 
 def flatten(rec: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
     """{"a": {"b": 1}} -> {"a.b": 1}; dotted keys stay as written, so both spellings meet."""
@@ -161,30 +156,27 @@ def _time(rec: Mapping[str, Any], keys: list[tuple[int, str]] | None) -> float |
 
 
 def _kind(rec: Mapping[str, Any], plan: dict[str, list[tuple[int, str]]]) -> str | None:
-    """TIMEOUT, FAILURE or None: what the record says happened between caller and upstream."""
+    """A signal id, FAILURE or None: what the record says happened between caller and upstream."""
     flags = _pick(rec, plan.get("flags"))
     if flags:
-        # Envoy response flags (documented in docs/logs.md): UT is a timeout; URX with a 504 is retries
-        # exhausted on per-try timeouts, also a timeout; UF and other URX are upstream failures.
-        fl = set(flags.replace(" ", "").split(","))
-        if "UT" in fl:
-            return TIMEOUT
+        # An Envoy access log: its response flags and status code say it (model/signals.py, docs/logs.md).
         code = next((str(rec[k]) for _, k in plan.get("code", ())), "")
-        if "URX" in fl and code == "504":
-            return TIMEOUT
-        if fl & {"UF", "URX"}:
-            return FAILURE
+        kind = from_proxy(set(flags.replace(" ", "").split(",")), code)
+        if kind is not None:
+            return kind
     keys = plan.get("text")
     if keys:
         for _, k in keys:
             v = rec[k]
-            if v.__class__ is str and TIMEOUT_TEXT.search(v):
-                return TIMEOUT
+            if v.__class__ is str:
+                kind = from_words(v)
+                if kind is not None:
+                    return kind
     return None
 
 
 def event_from_record(rec: Mapping[str, Any], default_service: str = "unknown") -> Event | None:
-    """The Event a record describes, or None when it is not a timeout/failure with an upstream named."""
+    """The Event a record describes, or None when it is no signal (nor failure) with an upstream named."""
     plan = _PLANS.get(tuple(rec))
     if plan is None:
         f = Fields(rec)

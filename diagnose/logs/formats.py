@@ -10,32 +10,23 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from . import envoy, jsonlines, logfmt, nginx
+from . import classify, envoy, jsonlines, logfmt, nginx
 from .event import Event, Skip
 
 JSON, LOGFMT, NGINX, ENVOY, UNKNOWN = "json", "logfmt", "nginx", "envoy", "unknown"
 TEXT_FORMATS = (NGINX, ENVOY, LOGFMT)
 
-# Candidate markers for JSON lines, searched over whole chunks. Each marker costs one pass over the data,
-# so they are few, and each starts with a literal byte: the regex engine then skips ahead to that byte and
-# runs at 2-3.5 GB/s, where bytes.find on "timeout" manages 1.6 (an alternation of two first bytes, as in
-# [xX] or TIME|XCEEDED, loses the skip and runs at 0.1 GB/s: hence one first byte per marker).
-# "m(eout|ed out)" finds timeout, Timeout, SocketTimeoutException, timed out, Timed out, TimedOut;
-# "xceeded" finds deadline exceeded, DeadlineExceeded (gRPC's code name in Go: "rpc error: code =
-# DeadlineExceeded"), Deadline Exceeded; the upper-case marker finds TIMEOUT (EOUT), TIME OUT, ETIMEDOUT
-# and TIMED OUT (EDOUT, ED OUT) and gRPC's DEADLINE_EXCEEDED (EDED; Java, Python and C++ clients, and
-# "grpc.code" fields). One marker for both upper-case families costs less than "TIME" plus "XCEEDED".
-# The kernel first looks for a marker's first byte with a memchr (bytes.find of one byte, ~25 GB/s) and
-# starts the regex there, so a marker whose first byte a chunk lacks costs next to nothing. The full
-# parse then decides with fields.TIMEOUT_TEXT.
-JSON_MARKERS: tuple[re.Pattern[bytes], ...] = (re.compile(rb"m(?:eout|ed[ _]?[oO]ut)"), re.compile(rb"xceeded"),
-                                               re.compile(rb"E(?:D?[ _-]?OUT|DED)"))
-# Envoy's JSON access logs say a timeout with a flag ("UT", "UT,URX", "UF"); searched only in files whose
-# sample has the response_flags key.
-ENVOY_JSON_MARKERS: tuple[re.Pattern[bytes], ...] = (re.compile(rb'U(?:T|F|RX)[",]'),)
-
-_TEXT_CANDIDATE = re.compile(rb"(?i)time[ _-]?out|timed[ _-]?out|deadline[ _-]?exceeded|ETIMEDOUT")
-_ENVOY_CANDIDATE = re.compile(rb" [A-Z,]*(?:UT|UF|URX)[A-Z,]* ")
+# Candidate markers, built from the signal table (model/signals.py, logs/classify.py). Each marker costs
+# one pass over the data, so they are few, and each starts with a literal byte: the regex engine then skips
+# ahead to that byte and runs at 2-3.5 GB/s, where bytes.find on "timeout" manages 1.6 (an alternation of
+# two first bytes, as in [xX] or TIME|XCEEDED, loses the skip and runs at 0.1 GB/s: hence one first byte
+# per pass, and the markers of every signal that share a first byte searched in one pass). The kernel first
+# looks for a pass's first byte with a memchr (bytes.find of one byte, ~25 GB/s) and starts the regex
+# there, so a pass whose first byte a chunk lacks costs next to nothing. The full parse then decides.
+JSON_MARKERS: tuple[re.Pattern[bytes], ...] = classify.JSON_MARKERS
+# Envoy's JSON access logs say it with a flag ("UT", "UT,URX", "UF") or a code (503); searched only in
+# files whose sample has the response_flags key.
+ENVOY_JSON_MARKERS: tuple[re.Pattern[bytes], ...] = classify.ENVOY_JSON_MARKERS
 
 Parser = Callable[[str], "Event | None"]
 
@@ -49,10 +40,10 @@ NAMES = {JSON: "JSON", LOGFMT: "logfmt", NGINX: "nginx", ENVOY: "Envoy access lo
 
 
 def is_candidate(fmt: str, line: bytes) -> bool:
-    """Whether a text-format line could hold an event (nginx timeouts, Envoy flags, timeout words)."""
+    """Whether a text-format line could hold an event (Envoy flags and codes, any signal's words)."""
     if fmt == ENVOY:
-        return bool(_ENVOY_CANDIDATE.search(line))
-    return bool(_TEXT_CANDIDATE.search(line))
+        return bool(classify.ENVOY_CANDIDATE.search(line))
+    return bool(classify.TEXT_CANDIDATE.search(line))
 
 
 NO_FORMAT = "no known log format (JSON, logfmt, nginx, Envoy)"

@@ -1,4 +1,4 @@
-"""Grouping events by (caller, upstream) into incidents, in constant memory per group.
+"""Grouping events by (signal, caller, upstream) into incidents, in constant memory per group.
 
 Accumulators are plain picklable objects so that worker processes can return them and the parent can
 merge them (merge is associative; the parent merges in file order, so `kept` keeps the first lines).
@@ -10,14 +10,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..model.incident import Incident, Percentiles
-from .event import TIMEOUT, Event
+from .classify import FAILURE
+from .event import Event
 from .histogram import LogHistogram
 from .timestamps import to_datetime
 
-Key = tuple[str, str]
+Key = tuple[str, str, str]          # (signal, caller, upstream)
+Pair = tuple[str, str]              # (caller, upstream)
 
-# Memory stays bounded whatever the log says: at most this many (caller, upstream) groups (later new
-# pairs are counted in Groups.dropped), and this many distinct timeout / namespace values per group.
+# Memory stays bounded whatever the log says: at most this many (signal, caller, upstream) groups (later
+# new ones are counted in Groups.dropped), and this many distinct timeout / namespace values per group.
 MAX_GROUPS = 10_000
 MAX_VALUES = 1_000
 
@@ -62,33 +64,34 @@ class GroupAcc:
 
 @dataclass
 class Groups:
-    timeouts: dict[Key, GroupAcc] = field(default_factory=dict)
-    failures: Counter[Key] = field(default_factory=Counter)
-    dropped: int = 0             # events of pairs beyond MAX_GROUPS
+    signals: dict[Key, GroupAcc] = field(default_factory=dict)
+    failures: Counter[Pair] = field(default_factory=Counter)
+    dropped: int = 0             # events of groups beyond MAX_GROUPS
 
     def add(self, ev: Event, raw: bytes, keep: int) -> None:
-        key = (ev.service, ev.upstream)
-        if ev.kind != TIMEOUT:
-            if key in self.failures or len(self.failures) < MAX_GROUPS:
-                self.failures[key] += 1
+        if ev.kind == FAILURE:
+            pair = (ev.service, ev.upstream)
+            if pair in self.failures or len(self.failures) < MAX_GROUPS:
+                self.failures[pair] += 1
             return
-        acc = self.timeouts.get(key)
+        key = (ev.kind, ev.service, ev.upstream)
+        acc = self.signals.get(key)
         if acc is None:
-            if len(self.timeouts) >= MAX_GROUPS:
+            if len(self.signals) >= MAX_GROUPS:
                 self.dropped += 1
                 return
-            acc = self.timeouts[key] = GroupAcc()
+            acc = self.signals[key] = GroupAcc()
         acc.add(ev, raw, keep)
 
     def merge(self, o: "Groups", keep: int) -> None:
         self.dropped += o.dropped
-        for key, acc in o.timeouts.items():
-            mine = self.timeouts.get(key)
+        for key, acc in o.signals.items():
+            mine = self.signals.get(key)
             if mine is None:
-                if len(self.timeouts) >= MAX_GROUPS:
+                if len(self.signals) >= MAX_GROUPS:
                     self.dropped += acc.events
                     continue
-                mine = self.timeouts[key] = GroupAcc()
+                mine = self.signals[key] = GroupAcc()
             mine.merge(acc, keep)
         self.failures.update(o.failures)
 
@@ -103,7 +106,7 @@ def to_incident(key: Key, acc: GroupAcc) -> Incident:
     timeout = _mode(acc.timeouts)
     ns = _mode(acc.namespaces)
     return Incident(
-        service=key[0], upstream=key[1], events=acc.events,
+        signal=key[0], service=key[1], upstream=key[2], events=acc.events,
         first_seen=to_datetime(acc.first), last_seen=to_datetime(acc.last),
         timeout_ms=float(timeout) if isinstance(timeout, (int, float)) else None,
         duration_ms=Percentiles(acc.durations.quantile(0.5), acc.durations.quantile(0.99),
@@ -114,8 +117,8 @@ def to_incident(key: Key, acc: GroupAcc) -> Incident:
 
 
 def incidents(groups: Groups) -> list[Incident]:
-    found = [to_incident(k, a) for k, a in groups.timeouts.items()]
+    found = [to_incident(k, a) for k, a in groups.signals.items()]
     far = float("inf")
     found.sort(key=lambda i: (-i.events, i.first_seen.timestamp() if i.first_seen else far,
-                              i.service, i.upstream))
+                              i.service, i.upstream, i.signal))
     return found

@@ -1,4 +1,4 @@
-"""`diagnose logs`: scan log files (or stdin) and group their timeout events into incidents.
+"""`diagnose logs`: scan log files (or stdin) and group their events into incidents, one per signal.
 
     scan(["app.log", "-"], keep_lines=20) -> LogScan
 
@@ -33,10 +33,15 @@ class LogScan:
     skipped: int = 0
     skip_samples: list[tuple[str, int, str]] = field(default_factory=list)   # (path, line no, reason)
     incidents: list[Incident] = field(default_factory=list)                  # most events first
-    kept: dict[tuple[str, str], list[bytes]] = field(default_factory=dict)   # raw timeout lines per group
+    # raw event lines per (signal, caller, upstream) group; kept_for(incident) reads them
+    kept: dict[tuple[str, str, str], list[bytes]] = field(default_factory=dict)
     formats: dict[str, int] = field(default_factory=dict)                    # lines per detected format
-    failures: dict[tuple[str, str], int] = field(default_factory=dict)       # Envoy UF/URX, not timeouts
-    dropped: int = 0     # timeout events of (caller, upstream) pairs beyond group.MAX_GROUPS, not grouped
+    failures: dict[tuple[str, str], int] = field(default_factory=dict)       # Envoy UF/URX, no signal
+    dropped: int = 0     # events of (signal, caller, upstream) groups beyond group.MAX_GROUPS, not grouped
+
+    def kept_for(self, incident: Incident) -> list[bytes]:
+        """The raw lines kept of an incident's events (for evidence bundles)."""
+        return self.kept.get((incident.signal, incident.service, incident.upstream), [])
 
 
 def scan(paths: Sequence[str], *, keep_lines: int = 0, stdin: BinaryIO | None = None,
@@ -61,7 +66,7 @@ def scan(paths: Sequence[str], *, keep_lines: int = 0, stdin: BinaryIO | None = 
         groups.merge(part.groups, keep_lines)
     _require_usable(paths, result, blank)
     result.incidents = incidents(groups)
-    result.kept = {k: a.kept for k, a in groups.timeouts.items() if a.kept}
+    result.kept = {k: a.kept for k, a in groups.signals.items() if a.kept}
     result.failures = dict(groups.failures)
     result.dropped = groups.dropped
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..model.incident import iso
+from ..model.signals import names
 from .escape import md_text, rich_text
 
 if TYPE_CHECKING:
@@ -17,7 +18,8 @@ SCHEMA = "diagnose.logs/v1"
 
 def to_json(scan: "LogScan") -> dict[str, object]:
     return {"schema": SCHEMA, "lines": scan.lines, "skipped": scan.skipped,
-            "incidents": [i.to_json() for i in scan.incidents]}
+            # contract section 5: every incident says its signal here
+            "incidents": [{**i.to_json(), "signal": i.signal} for i in scan.incidents]}
 
 
 def _ms(x: float | None) -> str:
@@ -30,13 +32,13 @@ def _rows(scan: "LogScan") -> list[list[str]]:
     rows = []
     for i in scan.incidents:
         d = i.duration_ms
-        rows.append([i.service, i.upstream + (f" ({i.namespace})" if i.namespace else ""), str(i.events),
+        rows.append([i.signal, i.service, i.upstream + (f" ({i.namespace})" if i.namespace else ""), str(i.events),
                      iso(i.first_seen) or "-", iso(i.last_seen) or "-", _ms(i.timeout_ms),
                      " / ".join(_ms(x) for x in (d.p50, d.p99, d.max))])
     return rows
 
 
-HEADERS = ["caller", "upstream", "events", "first seen", "last seen", "timeout", "p50 / p99 / max"]
+HEADERS = ["signal", "caller", "upstream", "events", "first seen", "last seen", "timeout", "p50 / p99 / max"]
 
 
 def _skip_lines(scan: "LogScan") -> list[str]:
@@ -47,11 +49,11 @@ def _skip_lines(scan: "LogScan") -> list[str]:
 
 
 def _failure_lines(scan: "LogScan") -> list[str]:
-    out = [f"{s} -> {u}: {n} upstream failures (Envoy UF/URX, not timeouts)"
+    out = [f"{s} -> {u}: {n} upstream failures (Envoy UF/URX without a 502, 503 or 504)"
            for (s, u), n in sorted(scan.failures.items(), key=lambda kv: -kv[1])]
     if scan.dropped:
-        out.append(f"{scan.dropped} timeout events of further caller/upstream pairs were not grouped "
-                   "(too many distinct pairs)")
+        out.append(f"{scan.dropped} events of further signal/caller/upstream groups were not grouped "
+                   "(too many distinct groups)")
     return out
 
 
@@ -63,7 +65,7 @@ def to_markdown(scan: "LogScan") -> str:
         out += ["| " + " | ".join(md_text(c, cell=True) for c in row) + " |" for row in _rows(scan)]
         out.append("")
     else:
-        out += ["No timeout events found.", ""]
+        out += [f"No {names()} found.", ""]
     fails = _failure_lines(scan)
     if fails:
         out += ["## Upstream failures", ""] + [f"- {md_text(f)}" for f in fails] + [""]
@@ -84,7 +86,7 @@ def to_text(scan: "LogScan", console: "Console") -> None:
             table.add_row(*(rich_text(c) for c in row))
         console.print(table)
     else:
-        console.print("No timeout events found.")
+        console.print(f"No {names()} found.")
     for f in _failure_lines(scan):
         console.print(rich_text(f))
     if scan.skipped:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..model.finding import Finding
 from ..model.incident import iso
 from ..model.report import CauseReport, Report
+from ..model.signals import describe
 from .escape import md_code_block, md_code_span, md_text, one_line, rich_text
 from .headline import headline
 
@@ -37,7 +38,7 @@ def _incident_lines(report: Report) -> list[str]:
     d = inc.duration_ms
     when = f"{iso(inc.first_seen) or '?'} .. {iso(inc.last_seen) or '?'}"
     rate = f" ({inc.rate_per_min:.1f}/min)" if inc.rate_per_min else ""
-    lines = [f"{inc.events} timeouts {when}{rate}"]
+    lines = [f"{inc.events} {describe(inc.signal).events} {when}{rate}"]
     if inc.timeout_ms:
         lines.append(f"caller timeout {inc.timeout_ms:g} ms; requests took p50 {_ms(d.p50)}, p99 {_ms(d.p99)}, "
                      f"max {_ms(d.max)}")

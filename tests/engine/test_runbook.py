@@ -83,9 +83,9 @@ def test_broken_yaml_reports_the_line():
     assert msg.startswith("rb.yaml:") and "not valid YAML" in msg
 
 
-def test_an_upstream_timeout_runbook_must_rank_the_whole_catalogue():
-    msg = error_of(GOOD.replace("[slow-upstream]", "[upstream-timeout]"))
-    assert "must rank every catalogue cause" in msg and "deadlock" in msg
+def test_a_runbook_must_rank_every_cause_it_requires():
+    msg = error_of(GOOD + "requires_causes: [overload, gc-pause, deadlock]\n")
+    assert "must rank every cause it requires" in msg and "missing deadlock" in msg
 
 
 def test_a_bad_template_is_refused():

@@ -71,8 +71,8 @@ def test_every_timeout_wording_is_an_event(tmp_path, text):
     assert _only(scan([_write(tmp_path, "w.jsonl", [json.dumps(rec)])])).events == 1
 
 
-def test_error_lines_without_timeout_or_without_upstream_are_not_events(tmp_path):
-    lines = [json.dumps({"service": "a", "upstream": "b", "message": "connection refused"}),
+def test_error_lines_without_a_signal_or_without_upstream_are_not_events(tmp_path):
+    lines = [json.dumps({"service": "a", "upstream": "b", "message": "disk quota exceeded"}),
              json.dumps({"service": "a", "message": "upstream timeout"}),
              json.dumps({"service": "a", "message": "ok", "timeout_ms": 10000})]
     r = scan([_write(tmp_path, "n.jsonl", lines)])
@@ -105,12 +105,15 @@ def test_nginx_upstream_timed_out_lines_name_the_upstream_and_namespace():
     assert r.skipped == 0 and r.formats == {"nginx": 5}
 
 
-def test_istio_access_log_ut_is_a_timeout_and_uf_a_failure():
+def test_istio_access_log_ut_is_a_timeout_and_uf_503_an_unavailable_upstream():
     r = scan([str(DATA / "envoy-istio.log")])
-    inc = _only(r)
-    assert (inc.service, inc.upstream, inc.namespace, inc.events) == ("envoy", "user-auth-service", "production", 2)
-    assert inc.duration_ms.max == 10001
-    assert r.failures == {("envoy", "user-auth-service"): 1}
+    timeout, unavailable = r.incidents
+    assert (timeout.signal, timeout.service, timeout.upstream, timeout.namespace, timeout.events) == (
+        "upstream-timeout", "envoy", "user-auth-service", "production", 2)
+    assert timeout.duration_ms.max == 10001
+    assert (unavailable.signal, unavailable.upstream, unavailable.events) == ("upstream-unavailable",
+                                                                               "user-auth-service", 1)
+    assert r.failures == {}
 
 
 def test_envoy_default_format_reads_the_authority_as_upstream():
@@ -118,11 +121,22 @@ def test_envoy_default_format_reads_the_authority_as_upstream():
     assert (inc.upstream, inc.events, inc.duration_ms.max) == ("user-auth-service", 1, 15001)
 
 
-def test_envoy_json_flags_ut_and_urx_504_are_timeouts():
+def test_envoy_json_flags_ut_and_urx_504_are_timeouts_and_uf_503_an_unavailable_upstream():
     r = scan([str(DATA / "istio-json.jsonl")])
-    inc = _only(r)
-    assert (inc.service, inc.upstream, inc.events, inc.namespace) == ("envoy", "user-auth-service", 2, "production")
-    assert r.failures == {("envoy", "user-auth-service"): 1}
+    timeout, unavailable = r.incidents
+    assert (timeout.signal, timeout.service, timeout.upstream, timeout.events, timeout.namespace) == (
+        "upstream-timeout", "envoy", "user-auth-service", 2, "production")
+    assert (unavailable.signal, unavailable.events) == ("upstream-unavailable", 1)
+    assert r.failures == {}
+
+
+@pytest.mark.parametrize("code, signal", [("503", "upstream-unavailable"), ("0", None)])
+def test_envoy_uf_is_a_failure_only_without_a_signal_code(tmp_path, code, signal):
+    line = (f'[2023-10-27T10:30:04.771Z] "POST /login HTTP/1.1" {code} UF 312 91 2 - "10.0.3.8" "okhttp/4.9.3" '
+            '"9d8e" "user-auth-service:8080" "10.244.1.6:8080"\n')
+    r = scan([_write(tmp_path, "e.log", [line.strip()])])
+    assert [i.signal for i in r.incidents] == ([signal] if signal else [])
+    assert r.failures == ({} if signal else {("envoy", "user-auth-service"): 1})
 
 
 def test_log_shipper_wrappers_are_opened():
@@ -135,5 +149,5 @@ def test_log_shipper_wrappers_are_opened():
 
 def test_keep_lines_keeps_raw_timeout_lines_per_group(tmp_path):
     r = scan([str(DATA / "seed.jsonl")], keep_lines=2)
-    kept = r.kept[("frontend-api", "user-auth-service")]
+    kept = r.kept_for(r.incidents[0])
     assert len(kept) == 2 and all(b"upstream response timeout" in k for k in kept)

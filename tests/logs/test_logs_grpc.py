@@ -12,8 +12,8 @@ from diagnose.logs.scan import scan
 DATA = Path(__file__).parent.parent / "data" / "logs"
 
 
-def _by_pair(result):
-    return {(i.service, i.upstream): i for i in result.incidents}
+def _by_pair(result, signal="upstream-timeout"):
+    return {(i.service, i.upstream): i for i in result.incidents if i.signal == signal}
 
 
 def test_grpc_client_logs_give_one_incident_per_caller_and_upstream():
@@ -25,6 +25,9 @@ def test_grpc_client_logs_give_one_incident_per_caller_and_upstream():
         ("checkout", "payments"): 3,                    # DEADLINE_EXCEEDED only; Java; context deadline exceeded
     }
     assert (r.lines, r.skipped) == (7, 0)
+    # "grpc.code": "Unavailable" (status 14) is the other signal, not a timeout
+    assert {k: i.events for k, i in _by_pair(r, "upstream-unavailable").items()} == {
+        ("frontend-api", "catalog.v1.CatalogService"): 1}
     assert got[("frontend-api", "user-auth-service")].namespace == "production"
     assert got[("frontend-api", "user-auth-service")].duration_ms.max == 10001
     assert got[("frontend-api", "auth.v1.AuthService")].duration_ms.max == pytest.approx(10000.7)
@@ -48,13 +51,14 @@ def test_all_caps_deadline_exceeded_alone_is_found_among_many_json_lines(tmp_pat
     assert [(i.service, i.upstream, i.events) for i in r.incidents] == [("checkout", "payments", 1)]
 
 
-def test_other_grpc_codes_are_not_timeouts(tmp_path):
+def test_other_grpc_codes_are_not_timeouts_and_unavailable_is_an_unavailable_upstream(tmp_path):
     lines = [json.dumps({"msg": "finished client unary call", "service": "a", "grpc.service": "b.v1.B",
                          "grpc.code": code}) for code in ("OK", "Unavailable", "Canceled", "ResourceExhausted")]
     p = tmp_path / "app.jsonl"
     p.write_text("\n".join(lines) + "\n")
     r = scan([str(p)])
-    assert (r.incidents, r.skipped) == ([], 0)
+    assert [(i.signal, i.upstream, i.events) for i in r.incidents] == [("upstream-unavailable", "b.v1.B", 1)]
+    assert r.skipped == 0
 
 
 def test_grpc_deadline_in_logfmt_lines(tmp_path):

@@ -1,0 +1,79 @@
+"""The signal table (model/signals.py) drives the pre-filter and the classifier: every spelling a row lists
+is found among many lines and classified as that row's signal, in every format that can say it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from diagnose.logs import classify
+from diagnose.logs.scan import scan
+from diagnose.model.signals import SIGNALS, describe
+
+EXAMPLES = [(s.id, text) for s in SIGNALS for text in s.examples]
+
+
+@pytest.mark.parametrize("signal, text", EXAMPLES)
+def test_every_example_of_a_row_is_found_by_the_pre_filter_among_many_json_lines(tmp_path, signal, text):
+    info = json.dumps({"level": "info", "msg": "GET /x 200", "service": "checkout", "duration_ms": 3})
+    rec = {"level": "error", "msg": text, "service": "checkout", "peer.service": "payments"}
+    p = tmp_path / "app.jsonl"
+    p.write_text("\n".join([info] * 3000 + [json.dumps(rec)] + [info] * 3000) + "\n")
+    r = scan([str(p)])
+    assert [(i.signal, i.service, i.upstream, i.events) for i in r.incidents] == [(signal, "checkout", "payments", 1)]
+
+
+@pytest.mark.parametrize("signal, text", EXAMPLES)
+def test_every_example_of_a_row_is_an_event_in_logfmt(tmp_path, signal, text):
+    p = tmp_path / "app.log"
+    p.write_text(f'level=error msg="{text}" service=checkout upstream=payments\n')
+    assert [i.signal for i in scan([str(p)]).incidents] == [signal]
+
+
+def test_nginx_connect_refused_is_an_unavailable_upstream_and_timed_out_a_timeout(tmp_path):
+    p = tmp_path / "error.log"
+    p.write_text(
+        '2023/10/27 10:30:00 [error] 31#31: *5 connect() failed (111: Connection refused) while connecting to '
+        'upstream, client: 10.0.0.1, server: _, request: "GET /login HTTP/1.1", '
+        'upstream: "http://user-auth-service.production.svc.cluster.local:8080/login", host: "api"\n'
+        '2023/10/27 10:30:01 [error] 31#31: *6 upstream timed out (110: Connection timed out) while reading '
+        'response header from upstream, client: 10.0.0.1, server: _, request: "GET /login HTTP/1.1", '
+        'upstream: "http://user-auth-service.production.svc.cluster.local:8080/login", host: "api"\n')
+    r = scan([str(p)])
+    assert sorted((i.signal, i.service, i.upstream, i.namespace) for i in r.incidents) == [
+        ("upstream-timeout", "nginx", "user-auth-service", "production"),
+        ("upstream-unavailable", "nginx", "user-auth-service", "production")]
+
+
+def test_the_first_row_wins_when_a_line_says_two_signals():
+    assert classify.from_words("connection reset after the read timed out") == "upstream-timeout"
+
+
+def test_markers_sharing_a_first_byte_are_one_pass():
+    firsts = [m.pattern[:1] for m in classify.JSON_MARKERS]
+    assert len(firsts) == len(set(firsts))
+    assert len(classify.JSON_MARKERS) < sum(len(s.markers) for s in SIGNALS)
+
+
+@pytest.mark.parametrize("marker", [rb"(?:a|b)c", rb"[xX]ceeded", rb"a*b", rb"E"])
+def test_a_marker_without_one_literal_first_byte_is_refused(marker):
+    with pytest.raises(ValueError, match="literal letter or digit"):
+        classify.joined((marker,))
+
+
+def test_an_unknown_signal_is_worded_plainly():
+    s = describe("pool-exhausted")
+    assert (s.name, s.events) == ("pool exhausted", "pool exhausted events")
+    assert describe("upstream-timeout").events == "timeouts"
+
+
+def test_keep_lines_are_kept_per_signal(tmp_path: Path):
+    p = tmp_path / "both.jsonl"
+    lines = [{"service": "a", "upstream": "b", "msg": "connection refused"},
+             {"service": "a", "upstream": "b", "msg": "upstream timeout"}]
+    p.write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    r = scan([str(p)], keep_lines=5)
+    assert {i.signal: r.kept_for(i) for i in r.incidents} == {
+        "upstream-unavailable": [json.dumps(lines[0]).encode()], "upstream-timeout": [json.dumps(lines[1]).encode()]}
