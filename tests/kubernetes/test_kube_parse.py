@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from diagnose.errors import EvidenceError
-from diagnose.parsers.kubernetes import parse_quantity, status_reason
+from diagnose.model.incident import Window
+from diagnose.parsers.kubernetes import load, parse_quantity, status_reason
 from diagnose.parsers.mesh import parse_duration_ms
+from diagnose.sources.base import Target
 from fixtures.build import kubernetes as fk
 from fixtures.build import scenario as sc
-from tests.kubernetes.kube_helpers import evidence
+from tests.kubernetes.kube_helpers import INCIDENT, evidence
 
 
 @pytest.mark.parametrize("text,value", [("500m", 0.5), ("1", 1.0), ("1Gi", 2.0**30), ("1843Mi", 1843 * 2.0**20),
@@ -47,7 +50,9 @@ def test_a_404_status_reads_as_not_served() -> None:
 def test_every_scenario_bundle_parses_with_nothing_missing(scenario: str, tmp_path: Path) -> None:
     fk.write(scenario, tmp_path)
     files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    kube, _ = evidence(files)
+    c = sc.SCENARIOS[scenario].cast             # other-cast names other services
+    incident = replace(INCIDENT, service=c.caller, upstream=c.upstream, first_seen=c.onset, last_seen=c.last)
+    kube = load(files, Target(incident=incident, window=Window.around(incident, now=c.window_end), namespace=None))
     assert kube.missing == {} and len(kube.pods) == 3 and len(kube.caller_pods) == 2
     assert kube.deployment is not None and kube.hpa is not None and kube.routes
 
