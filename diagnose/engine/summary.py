@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 
 from ..model.incident import Incident
 from ..model.report import CauseReport
+from ..model.signals import describe
 
 
 def summarize(causes: Sequence[CauseReport], incident: Incident, ranking: Mapping[str, float]) -> str | None:
@@ -31,15 +32,18 @@ def summarize(causes: Sequence[CauseReport], incident: Incident, ranking: Mappin
     else:
         line = f"No likely cause: {incident.upstream} looks healthy (every cause unlikely or ruled out)"
     reading = _reading(incident, ranking, checked=not unknown)
-    return line + (f". The timeouts are probably {reading}." if reading else ".")
+    events = describe(incident.signal).events          # "timeouts", "failed connections"
+    return line + (f". The {events} are probably {reading}." if reading else ".")
 
 
 def _reading(inc: Incident, ranking: Mapping[str, float], checked: bool) -> str | None:
     """A blip, or the caller's own budget ("nothing else wrong" only when every cause was checked)."""
     span = (inc.last_seen - inc.first_seen).total_seconds() if inc.first_seen and inc.last_seen else None
     if span is not None and inc.events <= ranking["blip_events"] and span <= ranking["blip_seconds"]:
-        return f"a blip: {inc.events} timeout(s) within {_span(span)}"
+        return f"a blip: {inc.events} {describe(inc.signal).events} within {_span(span)}"
     d, t = inc.duration_ms, inc.timeout_ms
+    if inc.signal != "upstream-timeout":
+        return None         # "ended at its own timeout" reads only a timeout incident
     tol = ranking["budget_tolerance"]
     if t and d.p50 is not None and d.max is not None and all(
             abs(x - t) <= tol * t for x in (d.p50, d.max)):

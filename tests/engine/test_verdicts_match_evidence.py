@@ -144,7 +144,7 @@ def test_a_few_timeouts_in_a_short_time_read_as_a_blip(tmp_path: Path) -> None:
         manifest["incident"].update(events=4, last_seen="2023-10-27T10:30:40Z",
                                     duration_ms={"p50": 4000, "p99": 9000, "max": 9100})
     edit_manifest(root, blip)
-    assert "The timeouts are probably a blip: 4 timeout(s) within 40 s." in analyze(root)["summary"]
+    assert "The timeouts are probably a blip: 4 timeouts within 40 s." in analyze(root)["summary"]
 
 
 def test_a_report_with_a_likely_cause_has_no_summary_line() -> None:
