@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Mapping
 
 from ..model.check import Param, check
@@ -11,6 +12,7 @@ from ..model.incident import iso
 from ..model.kube import KubeEvidence, Pod
 from .netpath import NETWORK_FACTS, network_facts
 from .scaling import SCALING_FACTS, hpa_view, scaling_facts
+from .stale import before
 
 SOURCE = "kubernetes"
 
@@ -23,6 +25,26 @@ def _names(pods: list[Pod], most: int = 3) -> str:
 def _hhmm(ts: object) -> str:
     text = iso(ts) if ts is not None else None  # type: ignore[arg-type]
     return text[11:16] + "Z" if text else "?"
+
+
+def _day_hhmm(ts: datetime) -> str:
+    """"2023-10-25 10:33Z": an old termination needs its day too."""
+    return ts.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%MZ")
+
+
+def _restarted(kube: KubeEvidence, start: datetime) -> tuple[list[Pod], dict[str, datetime]]:
+    """Pods whose containers restarted (not OOMKilled, not Completed) in the window, and those whose last
+    such restart is before it (pod -> when its latest one ended)."""
+    fresh: list[Pod] = []
+    old: dict[str, datetime] = {}
+    for pod in kube.pods:
+        ends = [c.last_finished for c in pod.containers if c.restarts and c.last_finished and
+                c.last_reason not in ("OOMKilled", "Completed")]
+        if any(t >= start for t in ends):
+            fresh.append(pod)
+        elif ends:
+            old[pod.name] = max(ends)
+    return fresh, old
 
 
 def _base_facts(ev: Evidence, kube: KubeEvidence) -> dict[str, Fact]:
@@ -89,27 +111,43 @@ def pod_resources(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         out.append(Finding("overload", "for", float(p["weight_not_ready"]), SOURCE,
                            f"Deployment {dep.namespace}/{dep.name}: {dep.ready}/{dep.desired} replicas ready",
                            facts=dict(facts)))
+    # A container's last termination before the window is history: said, marked stale and weighed down
+    # (ranking's stale_discount), and only when none in the window says more.
     oom = [(pod, c) for pod in kube.pods for c in pod.containers if c.last_reason == "OOMKilled" and
            c.last_finished is not None and ev.window.start <= c.last_finished <= ev.window.end]
+    old_oom = [(pod, c) for pod in kube.pods for c in pod.containers if c.last_reason == "OOMKilled" and
+               c.last_finished is not None and c.last_finished < ev.window.start]
     if oom:
         first = min(c.last_finished for _, c in oom if c.last_finished)
         out.append(Finding("overload", "for", float(p["weight_oom"]), SOURCE,
                            f"OOMKilled in the window on {len({x.name for x, _ in oom})}/{n} pods "
                            f"({_names([x for x, _ in oom])}) at {_hhmm(first)}", onset=first, facts=dict(facts)))
-    restarted = [pod for pod in kube.pods if any(c.restarts and c.last_reason not in ("OOMKilled", "Completed") and
-                                                 c.last_finished and ev.window.start <= c.last_finished
-                                                 for c in pod.containers)]
+    elif old_oom:
+        last = max(c.last_finished for _, c in old_oom if c.last_finished)
+        out.append(Finding("overload", "for", float(p["weight_oom"]), SOURCE,
+                           f"last termination OOMKilled on {len({x.name for x, _ in old_oom})}/{n} pods "
+                           f"({_names([x for x, _ in old_oom])}), the latest at {_day_hhmm(last)}",
+                           facts=dict(facts), stale=f"OOMKilled {before(ev.window, last)}"))
+    restarted, old_restarts = _restarted(kube, ev.window.start)
     if restarted:
         out.append(Finding("overload", "for", float(p["weight_restarts"]), SOURCE,
                            f"containers restarted in the window on {len(restarted)}/{n} pods ({_names(restarted)})",
                            facts=dict(facts)))
+    elif old_restarts:
+        last = max(old_restarts.values())
+        pods = [x for x in kube.pods if x.name in old_restarts]
+        out.append(Finding("overload", "for", float(p["weight_restarts"]), SOURCE,
+                           f"containers restarted on {len(pods)}/{n} pods ({_names(pods)}), the latest at "
+                           f"{_day_hhmm(last)}", facts=dict(facts), stale=f"restarted {before(ev.window, last)}"))
     if dep is not None:
         change = dep.rollout_in(ev.window.start, ev.window.end)
         if change is not None and out:
             out = [Finding(f.cause, f.direction, f.weight, f.source, f.summary + f"; rollout to revision "
                            f"{change.revision} ({', '.join(change.images)}) at {_hhmm(change.created)}",
-                           f.onset, dict(f.facts, rollout_revision=change.revision)) for f in out]
-    if not out and cpu and len(cpu) == n and max(cpu.values()) < float(p["idle_ratio"]) and \
+                           f.onset, dict(f.facts, rollout_revision=change.revision), f.stale) for f in out]
+    # headroom is said unless a finding on the incident's own data argues for overload (older ones do not)
+    fresh = [f for f in out if not f.stale]
+    if not fresh and cpu and len(cpu) == n and max(cpu.values()) < float(p["idle_ratio"]) and \
             (dep is None or dep.ready >= dep.desired) and (hpa is None or not hpa.at_max):
         ready = f"; {dep.ready}/{dep.desired} ready" if dep else ""
         scale = f"; HPA {hpa.current}/{hpa.max_replicas}" if hpa else ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from ..model.check import Param, check
 from ..model.evidence import Evidence
@@ -20,6 +20,7 @@ from ..model.metrics import MetricsEvidence, Signal
 from .heap import HEAP_FACTS, heap_facts
 from .netpath import NETWORK_FACTS, network_facts
 from .scaling import SCALING_FACTS, hpa_view, scaling_facts
+from .stale import stale_signals
 
 SOURCE = "prometheus"
 
@@ -78,12 +79,18 @@ def facts(m: MetricsEvidence, ev: Evidence) -> dict[str, Fact]:
 
 
 def _gc_leads(m: MetricsEvidence) -> tuple[Signal, Signal] | None:
-    """(gc, cpu) when both rose and the GC rise came first."""
+    """(gc, cpu) when both rose and the GC rise came first (both seen in the incident: a rise in series
+    that ended before it leads nothing)."""
     gc, cpu = m.get("gc_time_fraction") or m.get("go_gc_time_fraction"), m.get("cpu_limit_ratio") or m.get(
         "cpu_usage_cores")
-    if gc and cpu and gc.onset and cpu.onset and gc.onset < cpu.onset:
+    if gc and cpu and gc.onset and cpu.onset and gc.onset < cpu.onset and not gc.ended and not cpu.ended:
         return gc, cpu
     return None
+
+
+def _fresh(out: list[Finding]) -> list[Finding]:
+    """The findings on data from the incident: a stale one (older data) does not silence a healthy reading."""
+    return [f for f in out if not f.stale]
 
 
 # The facts every metrics check's findings carry (see `facts` above), declared for runbook validation.
@@ -91,15 +98,20 @@ METRIC_FACTS = ("namespace", *SCALING_FACTS, "cpu_limit", "cpu_limit_suggested",
                 "memory_limit_suggested", "heap_max", "gc_name")
 
 
-def _adder(cause: str, p: Mapping[str, Param], fx: Mapping[str, Fact],
+def _adder(ev: Evidence, cause: str, p: Mapping[str, Param], fx: Mapping[str, Fact],
            out: list[Finding]) -> Callable[..., None]:
-    """`add(weight, summary, onset, direction="for")`: weight is a param name or a number."""
+    """`add(weight, summary, onset, direction="for", on=signals)`: weight is a param name or a number;
+    `on`, the signals the finding rests on: stale when every one of them ended before the incident."""
 
     def add(weight: str | float, summary: str, onset: datetime | None, direction: str = "for",
-            extra: Mapping[str, Fact] | None = None) -> None:
+            extra: Mapping[str, Fact] | None = None, on: Sequence[Signal | None] = ()) -> None:
         w = float(p[weight]) if isinstance(weight, str) else float(weight)
         facts = {**fx, **extra} if extra else fx
-        out.append(Finding(cause, direction, w, SOURCE, summary, onset, facts))  # type: ignore[arg-type]
+        stale = stale_signals(ev.window, on)
+        # An onset in data that ended before the incident dates a past episode: kept in the summary, not
+        # given to ranking, which would read it as a signal that led the incident's others.
+        out.append(Finding(cause, direction, w, SOURCE, summary, None if stale else onset,  # type: ignore[arg-type]
+                           facts, stale=stale))
 
     return add
 
@@ -117,7 +129,7 @@ def resource_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     fx = facts(m, ev)
     out: list[Finding] = []
 
-    add = _adder("overload", p, fx, out)
+    add = _adder(ev, "overload", p, fx, out)
 
     cpu, thr, mem = m.get("cpu_limit_ratio"), m.get("cpu_throttled_ratio"), m.get("memory_limit_ratio")
     lead = _gc_leads(m)
@@ -126,45 +138,47 @@ def resource_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     if cpu and cpu.peak is not None and cpu.peak >= float(p["cpu_limit_ratio"]):
         hot = _over(cpu, float(p["cpu_limit_ratio"]))
         add("weight_cpu", f"CPU at {_pct(cpu.peak)} of limit on {len(hot)}/{len(cpu.by_series)} pods "
-            f"({_names(hot)}){_since(cpu)}{after_gc}", cpu.onset)
+            f"({_names(hot)}){_since(cpu)}{after_gc}", cpu.onset, on=(cpu,))
     if thr and thr.peak is not None and thr.peak >= float(p["throttled_ratio"]):
         hot = _over(thr, float(p["throttled_ratio"]))
         add("weight_throttled", f"CFS throttling in {_pct(thr.peak)} of CPU periods on {len(hot)}/"
-            f"{len(thr.by_series)} pods ({_names(hot)}){_since(thr)}{after_gc}", thr.onset)
+            f"{len(thr.by_series)} pods ({_names(hot)}){_since(thr)}{after_gc}", thr.onset, on=(thr,))
     if mem and mem.peak is not None and mem.peak >= float(p["memory_limit_ratio"]):
         hot = _over(mem, float(p["memory_limit_ratio"]))
         add("weight_memory", f"memory working set at {_pct(mem.peak)} of limit on {len(hot)} pods "
-            f"({_names(hot)}){_since(mem)}", mem.onset)
+            f"({_names(hot)}){_since(mem)}", mem.onset, on=(mem,))
     oom, restarts = m.get("oom_killed"), m.get("restarts")
     if oom and oom.peak and oom.peak >= 1:
         pods = _over(oom, 1)
-        add("weight_oom", f"last termination OOMKilled on {len(pods)} pods ({_names(pods)})", oom.onset)
+        add("weight_oom", f"last termination OOMKilled on {len(pods)} pods ({_names(pods)})", oom.onset, on=(oom,))
     if restarts and restarts.peak and restarts.peak >= 1:
         pods = _over(restarts, 1)
         add("weight_restarts", f"container restarts on {len(pods)} pods ({_names(pods)}){_since(restarts)}",
-            restarts.onset)
+            restarts.onset, on=(restarts,))
     unavailable, desired = m.get("replicas_unavailable"), m.get("replicas_desired")
     if unavailable and unavailable.peak and unavailable.peak >= 1 and desired and desired.peak:
         add("weight_unavailable", f"deployment {fx['deployment']}: {int(desired.peak - unavailable.peak)} of "
-            f"{int(desired.peak)} desired replicas available{_since(unavailable)}", unavailable.onset)
+            f"{int(desired.peak)} desired replicas available{_since(unavailable)}", unavailable.onset,
+            on=(unavailable, desired))
     hpa, view = m.get("hpa_at_max_ratio"), hpa_view(ev)
     # The API object, when read, is the HPA's source of truth and pod-resources reports it; this reading
     # of kube-state-metrics speaks only when it is the one source, and only when current == max.
     if view is not None and view.source == "kube-state-metrics" and view.at_max:
         add("weight_hpa_max", f"HPA {view.name} at its maximum: {view.current}/{view.max_replicas} replicas "
-            f"(kube-state-metrics){_since(hpa) if hpa else ''}", hpa.onset if hpa else None)
+            f"(kube-state-metrics){_since(hpa) if hpa else ''}", hpa.onset if hpa else None,
+            on=(m.get("hpa_max_replicas"), m.get("hpa_current_replicas")))
     rate = m.get("request_rate")
     if rate and rate.peak and rate.baseline and rate.peak >= float(p["traffic_ratio"]) * rate.baseline:
         before = ""
         if rate.onset and cpu and cpu.onset and rate.onset <= cpu.onset:
             before = f", before CPU rose ({clock(cpu.onset)})"
         add("weight_traffic", f"request rate x{rate.peak / rate.baseline:.1f} ({rate.baseline:.0f}/s -> "
-            f"{rate.peak:.0f}/s){_since(rate)}{before}", rate.onset)
-    if not out and cpu and cpu.peak is not None and cpu.peak < float(p["low_cpu_ratio"]) and (
+            f"{rate.peak:.0f}/s){_since(rate)}{before}", rate.onset, on=(rate,))
+    if not _fresh(out) and cpu and cpu.peak is not None and cpu.peak < float(p["low_cpu_ratio"]) and (
             mem is None or (mem.peak or 0) < float(p["low_memory_ratio"])):
         mem_text = f", memory at {_pct(mem.peak or 0)}" if mem else ""
         add("weight_headroom", f"CPU at {_pct(cpu.peak)} of limit at most on {len(cpu.by_series)} pods"
-            f"{mem_text}; no throttling, OOM kills, missing replicas or HPA ceiling", None, "against")
+            f"{mem_text}; no throttling, OOM kills, missing replicas or HPA ceiling", None, "against", on=(cpu, mem))
     return out
 
 
@@ -186,7 +200,7 @@ def gc_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         fx.update(heap_facts(ev.kubernetes, max(heap.by_series.values()), limit.last if limit else None))
     out: list[Finding] = []
 
-    add = _adder("gc-pause", p, fx, out)
+    add = _adder(ev, "gc-pause", p, fx, out)
 
     frac, pause, heap = m.get("gc_time_fraction"), m.get("gc_max_pause_seconds"), m.get("heap_used_ratio")
     gc_name = f" ({fx['gc_name']})" if "gc_name" in fx else ""
@@ -194,29 +208,29 @@ def gc_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         hot = _over(frac, float(p["gc_time_fraction"]))
         add("weight_gc_time", f"JVM spends {_pct(frac.peak)} of its time in GC on {len(hot)}/"
             f"{len(frac.by_series)} pods ({_names(hot)}){_since(frac)}, baseline {_pct(frac.baseline or 0)}",
-            frac.onset)
+            frac.onset, on=(frac,))
     if pause and pause.peak is not None and pause.peak >= float(p["max_pause_seconds"]):
         timeout = ev.incident.timeout_ms
         share = f", {pause.peak * 1000 / timeout:.0%} of the caller's {timeout:.0f} ms deadline" if timeout else ""
         add("weight_pause", f"GC pauses up to {pause.peak:.1f} s{gc_name} on pod {pause.worst.get('pod', '?')}"
-            f"{_since(pause)}{share}", pause.onset)
+            f"{_since(pause)}{share}", pause.onset, on=(pause,))
     if heap and heap.peak is not None and heap.peak >= float(p["heap_ratio"]):
         add("weight_heap", f"heap at {_pct(heap.peak)} of max ({fx.get('heap_max', '?')}) on pod "
-            f"{heap.worst.get('pod', '?')}{_since(heap)}", heap.onset)
+            f"{heap.worst.get('pod', '?')}{_since(heap)}", heap.onset, on=(heap,))
     lead = _gc_leads(m)
     if lead and out:
         gc, cpu = lead
         minutes = (cpu.onset - gc.onset).total_seconds() / 60 if cpu.onset and gc.onset else 0
         add("weight_leads_cpu", f"GC time rose at {clock(gc.onset)}, {minutes:.0f} min before CPU "
-            f"({clock(cpu.onset)}): the CPU rise follows the GC rise", gc.onset)
+            f"({clock(cpu.onset)}): the CPU rise follows the GC rise", gc.onset, on=(gc, cpu))
     go_frac, go_pause = m.get("go_gc_time_fraction"), m.get("go_gc_max_pause_seconds")
     if (go_frac and (go_frac.peak or 0) >= float(p["go_gc_time_fraction"])) or (
             go_pause and (go_pause.peak or 0) >= float(p["go_max_pause_seconds"])):
         sig = go_frac or go_pause
         assert sig is not None
         add("weight_go", f"Go GC: {_pct(go_frac.peak or 0) if go_frac else '?'} of time, pauses up to "
-            f"{(go_pause.peak or 0) if go_pause else 0:.2f} s{_since(sig)}", sig.onset)
-    if not out:
+            f"{(go_pause.peak or 0) if go_pause else 0:.2f} s{_since(sig)}", sig.onset, on=(go_frac, go_pause))
+    if not _fresh(out):
         healthy = []
         if frac and (frac.peak or 0) < float(p["low_gc_time_fraction"]) and (
                 pause is None or (pause.peak or 0) < float(p["short_pause_seconds"])):
@@ -226,7 +240,8 @@ def gc_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
                 go_pause is None or (go_pause.peak or 0) < float(p["short_pause_seconds"])):
             healthy.append(f"Go GC {_pct(go_frac.peak or 0)} of time")
         if healthy:
-            add("weight_short", "short, rare GC pauses: " + "; ".join(healthy), None, "against")
+            add("weight_short", "short, rare GC pauses: " + "; ".join(healthy), None, "against",
+                on=(frac, pause, go_frac, go_pause))
     return out
 
 
@@ -244,7 +259,7 @@ def network_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     fx = {**facts(m, ev), **network_facts(ev.kubernetes)}
     out: list[Finding] = []
 
-    add = _adder("network", p, fx, out)
+    add = _adder(ev, "network", p, fx, out)
 
     caller, up = m.get("caller_latency_p99_ms"), m.get("upstream_latency_p99_ms")
     agree = False
@@ -257,29 +272,30 @@ def network_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
                 # the caller widens the gap with no help from the network: it argues against the network.
                 add("weight_upstream_slow", f"{names} (gap {gap:.0f} ms){_since(caller)}: the upstream is "
                     f"itself slow, and retries or queueing in front of it can make that gap without the "
-                    f"network", None, "against")
+                    f"network", None, "against", on=(caller, up))
             else:
                 add("weight_gap", f"{names} (gap {gap:.0f} ms){_since(caller)}: the time is spent between "
-                    f"the two sidecars", caller.onset)
+                    f"the two sidecars", caller.onset, on=(caller, up))
         elif caller.peak <= float(p["agree_ratio"]) * up.peak + float(p["gap_ms"]) / 5:
             agree = True
-            add(float(p["weight_agree"]), f"caller- and upstream-side latency agree: {names}", None, "against")
+            add(float(p["weight_agree"]), f"caller- and upstream-side latency agree: {names}", None, "against",
+                on=(caller, up))
     retrans = m.get("tcp_retransmit_ratio")
     if retrans and retrans.peak is not None and retrans.peak >= float(p["retrans_ratio"]):
         nodes = _over(retrans, float(p["retrans_ratio"]))
         add(float(p["weight_retrans"]), f"TCP retransmits at {retrans.peak:.1%} of segments on {len(nodes)} nodes "
-            f"({_names(nodes)}){_since(retrans)}", retrans.onset)
+            f"({_names(nodes)}){_since(retrans)}", retrans.onset, on=(retrans,))
     nic = [s for s in (m.get("nic_errors_per_second"), m.get("nic_drops_per_second")) if s is not None]
     bad = [s for s in nic if (s.peak or 0) >= float(p["nic_per_second"])]
     for s in bad:
         what = "errors" if s.name.startswith("nic_errors") else "drops"
         nodes = _over(s, float(p["nic_per_second"]))
         add(float(p["weight_nic"]), f"NIC {what} at {s.peak:.0f}/s on {len(nodes)} nodes ({_names(nodes)})"
-            f"{_since(s)}", s.onset)
-    if retrans and not agree and not [f for f in out if f.direction == "for"] and \
+            f"{_since(s)}", s.onset, on=(s,))
+    if retrans and not agree and not [f for f in _fresh(out) if f.direction == "for"] and \
             (retrans.peak or 0) < float(p["retrans_ratio"]) / 4 and not bad:
         add(float(p["weight_clean"]), f"TCP retransmits at {(retrans.peak or 0):.2%} of segments, no NIC errors "
-            f"or drops on {len(retrans.by_series)} nodes", None, "against")
+            f"or drops on {len(retrans.by_series)} nodes", None, "against", on=(retrans, *nic))
     return out
 
 
@@ -298,15 +314,16 @@ def pool_metrics(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         out.append(Finding("database", "for", float(p["weight_pending"]), SOURCE,
                            f"{pending.peak:.0f} threads wait for a DB connection on pod "
                            f"{pending.worst.get('pod', '?')} (pool {pending.worst.get('pool', '?')}){_since(pending)}",
-                           pending.onset, fx))
+                           None if pending.ended else pending.onset, fx, stale=stale_signals(ev.window, (pending,))))
     if active and (active.peak or 0) >= float(p["active_ratio"]):
         out.append(Finding("database", "for", float(p["weight_saturated"]), SOURCE,
                            f"connection pool {_pct(active.peak or 0)} busy on pod {active.worst.get('pod', '?')}"
-                           f"{_since(active)}", active.onset, fx))
-    if not out and pending and active and (active.peak or 0) < float(p["idle_active_ratio"]):
+                           f"{_since(active)}", None if active.ended else active.onset, fx,
+                           stale=stale_signals(ev.window, (active,))))
+    if not _fresh(out) and pending and active and (active.peak or 0) < float(p["idle_active_ratio"]):
         out.append(Finding("database", "against", float(p["weight_idle"]), SOURCE,
                            f"no thread waits for a DB connection; pool at most {_pct(active.peak or 0)} busy",
-                           None, fx))
+                           None, fx, stale=stale_signals(ev.window, (pending, active))))
     return out
 
 

@@ -20,6 +20,10 @@ class Signal:
     worst: Mapping[str, str] = field(default_factory=dict)
     # The value at the last sample of the window (a limit or a replica count is read here, not as a peak).
     last: float | None = None
+    # Set when no series has a sample in the incident window (a target no longer scraped, an answer for an
+    # older range): the time of the last sample. by_series and peak then hold the peaks of those older
+    # samples, and a finding resting on them is marked stale (docs/ranking.md, "Stale evidence").
+    ended: datetime | None = None
 
 
 @dataclass(frozen=True)

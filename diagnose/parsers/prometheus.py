@@ -4,6 +4,8 @@ For each signal, over the queried window:
   * by_series: the peak of each series (per pod, per node, per gc) from PRECURSOR before the first
     timeout to the end of the window. Causes precede the first timeout by minutes, so the incident
     window reaches back that far.
+    When no series has a sample that late, the peaks of the older samples, with `ended` (the last
+    sample's time) set: a finding on them describes the past and is marked stale.
   * the curve: per timestamp, the worst (highest) series; every signal here is "bad when high"
     (available replicas are read as `replicas_unavailable`).
   * baseline: the median of the curve before the first timeout (the window starts 30 min earlier; a
@@ -155,6 +157,13 @@ def signal(name: str, unit: str, group: dict[str, Series], target: Target, query
         for t, v in s.points.items():
             curve[t] = max(curve.get(t, -math.inf), v)
     times = sorted(curve)
+    ended = None
+    if not by_series:
+        # No series reaches PRECURSOR before the first timeout (a target no longer scraped, an answer for an
+        # older range): their peaks, dated by `ended`, so that a check says its finding describes the past.
+        ended = datetime.fromtimestamp(times[-1], timezone.utc)
+        by_series = {k: max(s.points.values()) for k, s in group.items()}
+        worst_key = max(by_series, key=lambda k: by_series[k])
     before = [curve[t] for t in times if t < onset_ts]
     baseline = statistics.median(before) if before else None
     onset = None
@@ -170,7 +179,7 @@ def signal(name: str, unit: str, group: dict[str, Series], target: Target, query
     last_t = times[-1]
     return Signal(name=name, unit=unit, by_series=by_series, peak=max(by_series.values()) if by_series else None,
                   baseline=baseline, onset=onset, query=query,
-                  worst=dict(group[worst_key].labels) if worst_key else {}, last=curve[last_t])
+                  worst=dict(group[worst_key].labels) if worst_key else {}, last=curve[last_t], ended=ended)
 
 
 # family -> [(signal name, unit, group keys, label match)]: the plain signals read straight off a family.
