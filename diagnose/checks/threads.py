@@ -170,6 +170,11 @@ def _pool_findings(ev: ThreadEvidence, p: Mapping[str, Param]) -> list[Finding]:
 
 
 def _go_findings(ev: ThreadEvidence, p: Mapping[str, Param]) -> list[Finding]:
+    told = {(o.pod, o.frame) for o in ev.outbound} | {(x.pod, x.frame) for x in ev.piles}
+
+    def elsewhere(pod: str, frame: Frame | None) -> bool:
+        return (pod, frame) in told
+
     out = []
     for g in ev.goroutine_waits:
         if g.max_minutes < float(p["go_min_minutes"]):
@@ -177,6 +182,8 @@ def _go_findings(ev: ThreadEvidence, p: Mapping[str, Param]) -> list[Finding]:
         lock = g.reason.startswith(_GO_LOCK_REASONS)
         if not lock and not (g.reason.startswith(("chan ", "select")) and g.count >= int(p["go_min_chan_goroutines"])):
             continue
+        if not lock and elsewhere(g.pod, g.frame):
+            continue                   # a call to a dependency or a goroutine leak: the source's notes tell it
         out.append(Finding(
             cause="deadlock", direction="for", weight=float(p["weight_go_lock" if lock else "weight_go_channel"]),
             source=SOURCE,

@@ -4,6 +4,7 @@ so every frame of ours has a space in its file path."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ from diagnose.parsers.thread_dumps import load
 from .conftest import findings_for
 
 GO_DIR = Path(__file__).parent / "go"
+DATA = Path(__file__).parents[1] / "data" / "threaddumps"
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +97,32 @@ def test_two_thousand_goroutines_in_one_wait_are_named_as_a_leak(checkout_dumps,
     assert [(p.count, p.frame.function if p.frame else None) for p in ev.piles] == [
         (2000, "main.(*Subscription).wait")]
     assert any("2000 of" in n and "main.(*Subscription).wait: a goroutine leak" in n for n in ev.notes)
+
+
+def _stored(name: str) -> bytes:
+    return gzip.decompress((DATA / name).read_bytes())
+
+
+def test_handlers_parked_for_minutes_on_a_call_with_no_deadline_are_a_note_not_a_deadlock():
+    # checkout.go run for six minutes (tests/data/threaddumps/README.md): the waits are dated
+    ev = load({"checkout-7f9c/2.txt": _stored("go119_checkout_6min_debug2.txt.gz")})
+    assert any("wait on an outbound http-client call" in n and "main.fetchInventory, up to 6 minutes "
+               "(no deadline on the call)" in n for n in ev.notes), ev.notes
+    found = [f for f in findings_for({"checkout-7f9c/2.txt": _stored("go119_checkout_6min_debug2.txt.gz")})
+             if f.direction == "for"]
+    # the mutex pile-up stays deadlock evidence; the outbound call and the leak are not
+    assert [f.facts["code_location"] for f in found] == ["main.(*ProfileStore).Get"], [f.summary for f in found]
+
+
+def test_goroutines_in_the_same_frame_six_minutes_apart_are_stuck_and_the_rest_moved():
+    ev = load({"checkout-7f9c/1.txt": _stored("go119_checkout_fresh_debug2.txt.gz"),
+               "checkout-7f9c/2.txt": _stored("go119_checkout_6min_debug2.txt.gz")})
+    stuck = {s.frame.function for s in ev.stuck if s.frame}
+    assert {"main.(*ProfileStore).Get", "main.fetchInventory", "main.(*Subscription).wait"} <= stuck
+    moved = {t.name for t in ev.dumps[0].threads} - {s.thread for s in ev.stuck}
+    assert moved      # the pprof handler and idle pollers of the first dump are not called stuck
+    f = [f for f in findings_for({"checkout-7f9c/1.txt": _stored("go119_checkout_fresh_debug2.txt.gz"),
+                                  "checkout-7f9c/2.txt": _stored("go119_checkout_6min_debug2.txt.gz")})
+         if f.direction == "for"]
+    assert [x.facts["code_location"] for x in f] == ["main.(*ProfileStore).Get"], [x.summary for x in f]
+    assert sum(1 for s in ev.stuck if s.frame and s.frame.function == "main.(*ProfileStore).Get") == 6
