@@ -101,7 +101,8 @@ def _verdict(runbook: Runbook, confidence: float, mine: Iterable[Finding]) -> Ve
         return "possible"
     mine = list(mine)
     # Evidence only for it: a low score comes from the prior alone, which is no ground for "unlikely".
-    if mine and all(f.direction == "for" for f in mine):
+    # Stale evidence (docs/ranking.md) describes the past, not the incident: alone it lifts nothing.
+    if mine and all(f.direction == "for" for f in mine) and not all(f.stale for f in mine):
         return "possible"
     if confidence >= v["unlikely"]:
         return "unlikely"

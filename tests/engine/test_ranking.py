@@ -144,3 +144,13 @@ def test_a_fix_is_filled_only_from_facts_found_for_its_own_cause():
         Finding("deadlock", "against", 1.5, "thread-dumps", "no cycle", facts={"code_location": "Main.run"}),
     ))]
     assert by_id(rank(rb, results, INC, {}))["deadlock"].fixes == ()
+
+
+def test_evidence_only_for_a_cause_makes_it_possible_unless_all_of_it_is_stale():
+    weak = Finding("database", "for", 0.2, "thread-dumps", "2 threads wait for a JDBC connection")
+    fresh = [CheckResult("res", "ok"), CheckResult("gc", "ok"), CheckResult("pg", "finding", findings=(weak,))]
+    assert by_id(rank(book(), fresh, INC, {}))["database"].verdict == "possible"
+    old = Finding("database", "for", 0.2, "thread-dumps", "2 threads wait for a JDBC connection",
+                  stale="dump taken 3 h before the incident")
+    stale = [CheckResult("res", "ok"), CheckResult("gc", "ok"), CheckResult("pg", "finding", findings=(old,))]
+    assert by_id(rank(book(), stale, INC, {}))["database"].verdict == "unlikely"
