@@ -2,7 +2,8 @@
 
     manifest.json            format, when, incident, window, per-source status/error, sha256 of every file
     logs/incident.log        the raw timeout lines of the incident
-    kubernetes/ prometheus/ postgres/ thread-dumps/   each source's files in its native wire format
+    <source>/                each registered source's files in its native wire format (kubernetes/,
+                             prometheus/, postgres/, thread-dumps/, exec-thread-dumps/, ...)
 """
 
 from __future__ import annotations
@@ -20,16 +21,15 @@ from typing import Mapping
 
 from .. import __version__
 from ..errors import BundleError
-from ..model.evidence import LIVE_SOURCE_NAMES, SourceStatus
+from ..model.evidence import SourceStatus
 from ..model.incident import Incident, Window, iso
-from ..redact import scrub
-from ..sources.base import RawFiles
+from ..model.target import RawFiles
+from ..redact import scrub, scrub_json
 from .manifest import parse as parse_manifest
 
 FORMAT = "diagnose.bundle/v1"
 MANIFEST = "manifest.json"
 LOG_FILE = "logs/incident.log"
-SOURCE_DIRS = LIVE_SOURCE_NAMES
 MAX_ARCHIVE_BYTES = 2 * 1024**3        # refuse archives that unpack past this (a tar bomb)
 
 
@@ -91,6 +91,8 @@ def write(dest: str | Path, *, incident: Incident, window: Window, namespace: st
             "sources": source_doc,
             "checksums": checksums,
         }
+        # Source errors and the incident quote outside text; the checksums are ours and must stay exact.
+        manifest = {**scrub_json({k: v for k, v in manifest.items() if k != "checksums"}), "checksums": checksums}
         (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         if archive:
             with tarfile.open(dest, "w:gz") as tar:
@@ -169,7 +171,7 @@ def _read_dir(root: Path, shown: str) -> Bundle:
         return data
 
     # Every field is type-checked before any file is read (manifest.py).
-    m = parse_manifest(manifest, shown, SOURCE_DIRS, LOG_FILE)
+    m = parse_manifest(manifest, shown, LOG_FILE)
     sources = {name: entry.status for name, entry in m.sources.items()}
     files: dict[str, RawFiles] = {name: {rel: get(f"{name}/{rel}") for rel in entry.files}
                                   for name, entry in m.sources.items()}

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+from ..redact import scrub_text
+
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -23,8 +25,9 @@ def _visible(m: re.Match[str]) -> str:
 
 
 def one_line(text: object) -> str:
-    """Outside text for one terminal line: control, separator and bidi characters as visible escapes."""
-    return _UNSAFE.sub(_visible, str(text))
+    """Outside text for one terminal line: control, separator and bidi characters as visible escapes.
+    Secrets are redacted first, while the text is still as it came (escaping would split the patterns)."""
+    return _UNSAFE.sub(_visible, scrub_text(str(text)))
 
 
 def rich_text(text: object) -> str:

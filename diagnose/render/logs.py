@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..model.incident import iso
 from ..model.signals import names
+from ..redact import scrub_json
 from .escape import md_text, rich_text
 
 if TYPE_CHECKING:
@@ -17,9 +18,11 @@ SCHEMA = "diagnose.logs/v1"
 
 
 def to_json(scan: "LogScan") -> dict[str, object]:
-    return {"schema": SCHEMA, "lines": scan.lines, "skipped": scan.skipped,
-            # contract section 5: every incident says its signal here
-            "incidents": [{**i.to_json(), "signal": i.signal} for i in scan.incidents]}
+    doc: dict[str, object] = scrub_json({"schema": SCHEMA, "lines": scan.lines, "skipped": scan.skipped,
+                                         # contract section 5: every incident says its signal here
+                                         "incidents": [{**i.to_json(), "signal": i.signal}
+                                                       for i in scan.incidents]})
+    return doc
 
 
 def _ms(x: float | None) -> str:

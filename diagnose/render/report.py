@@ -14,6 +14,7 @@ from ..model.finding import Finding
 from ..model.incident import iso
 from ..model.report import CauseReport, Report
 from ..model.signals import describe
+from ..redact import scrub_json
 from .escape import md_code_block, md_code_span, md_text, one_line, rich_text
 from .headline import headline
 
@@ -27,10 +28,11 @@ RAN = ("ok", "finding")     # a check that read its evidence (engine.ranking.RAN
 
 
 def to_json(report: Report) -> str:
+    # Redacted by structure (rendering JSON escapes nothing else): strings of findings, errors, notes.
     doc = report.to_json()
     # The contract's fields, and (added) the one line a paging message carries, right after the schema.
     doc = {"schema": doc.pop("schema"), "headline": headline(report).plain(), **doc}
-    return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"
+    return json.dumps(scrub_json(doc), indent=2, ensure_ascii=True) + "\n"
 
 
 def _incident_lines(report: Report) -> list[str]:
