@@ -66,8 +66,10 @@ def test_names_about_secrets_or_merely_containing_the_letters_are_not(name: str)
 
 def test_the_other_secret_name_tests_of_the_tree_are_this_one() -> None:
     from diagnose.parsers import kubernetes as kube_parser
+    from diagnose.sources import kube_mask
 
     assert kube_parser.is_secret_name is is_secret_name
+    assert kube_mask.is_secret_name is is_secret_name
 
 
 # ---- JSON by structure ----------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ import json
 import re
 from typing import Any
 
+from .. import redact
+
 MASK = "<redacted>"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Deeper than any real object; a hostile document nested further is masked below this depth, not walked.
@@ -32,8 +34,6 @@ MAX_DEPTH = 64
 # The longest name part of a `name = value` line that is looked at: longer is prose, not a setting.
 MAX_SETTING_NAME = 200
 
-_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|KEY|CREDENTIAL|CREDS|AUTH|COOKIE|SESSION|SIGNING|PRIVATE",
-                          re.I)
 # In a free-form map, `secretName`, `secretProviderClass`, `keyRef` name where a secret is, not what it holds.
 _REFERENCE = re.compile(r"(?:name|class|ref)\Z", re.I)
 _KEY_FILES = frozenset({"tls.key", "ssh-privatekey", ".dockerconfigjson", ".dockercfg", ".htpasswd", ".netrc",
@@ -47,9 +47,9 @@ _WHOLE_KINDS = frozenset({"Secret", "ConfigMap"})
 _WHOLE_LISTS = frozenset({"SecretList", "ConfigMapList"})
 
 
-def is_secret_name(name: str) -> bool:
-    """An env variable, annotation or map key that names a credential."""
-    return bool(_SECRET_NAME.search(name))
+# An env variable, annotation or map key that names a credential: one answer for the whole tool (redact's
+# table of names: DB_CREDS, X-Auth, SESSION_COOKIE are; token_count, AUTH_URL, sessionAffinity are not).
+is_secret_name = redact.is_secret_name
 
 
 def is_key_file(name: str) -> bool:
