@@ -49,6 +49,8 @@ PLACEHOLDER_KINDS: Mapping[str, str] = {
     "caller_container": "dns_label",
     "caller_node": "dns_subdomain",
     "upstream_port": "port",
+    "upstream_deployment": "dns_subdomain",  # engine.diagnose.base_facts, for the fallback commands
+    "pod_selector": "selector",            # engine.diagnose.base_facts: the pods its Deployment selects
     "caller_label_key": "label_key",       # inside a JSON merge patch: plain-word kinds only
     "caller_label_value": "label_value",
     "heap_limit_suggested": "quantity",    # checks/heap.py
@@ -102,6 +104,10 @@ KINDS: Mapping[str, Kind] = {
     "dns_subdomain": Kind(is_dns_subdomain, "a valid Kubernetes object name"),
     "label_value": Kind(lambda v: v != "" and is_label_value(v), "a valid Kubernetes label value"),
     "label_key": Kind(is_label_key, "a valid Kubernetes label key"),
+    # `kubectl -l k=v,k2=v2`: equality terms only, each key and value valid (so no space, quote or '$').
+    "selector": Kind(lambda v: v != "" and all(
+        "=" in term and is_label_key(term.split("=", 1)[0]) and is_label_value(term.split("=", 1)[1])
+        for term in v.split(",")), "a label selector (k=v,k2=v2)"),
     "port": Kind(lambda v: _full(r"[1-9][0-9]{0,4}")(v) and int(v) <= 65535, "a port number"),
     "count": Kind(_full(r"0|[1-9][0-9]{0,8}"), "a whole number"),
     "pid": Kind(_full(r"[1-9][0-9]{0,9}"), "a process id"),

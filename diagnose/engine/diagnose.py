@@ -140,6 +140,13 @@ def base_facts(evidence: Evidence, target: Target) -> dict[str, Fact]:
     namespace = target.namespace or inc.namespace or getattr(evidence.kubernetes, "namespace", None)
     if namespace:
         facts["namespace"] = namespace
+    dep = getattr(evidence.kubernetes, "deployment", None)
+    if dep is not None and dep.selector:
+        # The label keys are the cluster's own (app, app.kubernetes.io/name, k8s-app...), never assumed.
+        facts["pod_selector"] = ",".join(f"{k}={v}" for k, v in sorted(dep.selector.items()))
+        # Named apart from `deployment`, which checks set when they found something to change in it: a
+        # base fact fills every template, and "raise the limits of deployment/x" must answer a finding.
+        facts["upstream_deployment"] = dep.name
     if inc.timeout_ms:
         facts["caller_timeout_ms"] = int(inc.timeout_ms)
         facts["caller_timeout"] = f"{inc.timeout_ms / 1000:g}s"

@@ -20,11 +20,14 @@ from ..model.check import CheckSpec, Param
 from .registry import checks as registered_checks
 
 # Facts the engine gives every fix template, from the incident (engine.diagnose.base_facts).
-BASE_FACTS = ("service", "caller", "upstream", "namespace", "caller_timeout_ms", "caller_timeout")
+# Facts every fix may use (engine.diagnose.base_facts): the incident's, and the upstream's Deployment and
+# pod selector when the Kubernetes source found them.
+BASE_FACTS = ("service", "caller", "upstream", "namespace", "caller_timeout_ms", "caller_timeout",
+              "upstream_deployment", "pod_selector")
 
-# The catalogue every upstream-timeout report ranks (contract section 1). The check is data: a runbook
-# names the causes it must rank under `requires_causes:` (upstream-timeout.yaml names these six; a test
-# holds the two equal), so a runbook of another signal brings its own list.
+# The catalogue every report ranks (contract section 1). The check is data: a runbook names the causes it
+# must rank under `requires_causes:` (every shipped runbook names these six, a test holds them so; a runbook
+# of another signal adds its own and borrows these with `from:`).
 CATALOGUE = ("overload", "network", "gc-pause", "database", "mesh-timeout", "deadlock")
 
 # Numbers of the ranking itself (docs/ranking.md), set per runbook under `ranking:`.
@@ -221,6 +224,9 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
     for i, raw in enumerate(need(("steps",), list, "a list of causes")):
         at = ("steps", i)
         need(at, dict, "a mapping")
+        if "from" in raw:
+            raw = _borrowed(doc, at, raw, need(at + ("from",), str, "a runbook name"), Path(path).parent)
+            root["steps"][i] = raw          # need() reads by path from the document
         _only(doc, at, raw, {"cause", "title", "prior", "checks", "fixes", "diagnosis", "confirm"})
         cause = need(at + ("cause",), str, "a cause id")
         if any(s.cause == cause for s in steps):
@@ -331,6 +337,31 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
     return Runbook(name=name, title=str(title), path=path, signals=tuple(signals), steps=tuple(steps),
                    relations=tuple(relations), verdicts=verdicts, params=params, ranking=_ranking(doc, root),
                    requires_causes=tuple(required))
+
+
+def _borrowed(doc: _Doc, at: tuple[Any, ...], raw: dict, name: str, beside: Path) -> dict:
+    """A step written `{from: upstream-timeout, cause: overload, prior: 0.25}`: that runbook's step for the
+    cause (title, checks, fixes, ...), with the keys given here in its place. One cause is written once, in
+    one runbook, and every runbook that ranks it says only what differs (its prior, say): the contract's
+    catalogue causes are ranked in every report without a second copy of their fixes."""
+    cause = raw.get("cause")
+    if not isinstance(cause, str):
+        raise doc.fail(at + ("cause",), "missing (a cause id to take from the other runbook)")
+    source = next((p for d in (beside, *runbook_dirs()) for p in (d / f"{name}.yaml", d / f"{name}.yml")
+                   if p.is_file()), None)
+    if source is None or source.resolve() == Path(doc.path).resolve():
+        raise doc.fail(at + ("from",), f"no other runbook named {name!r} to take {cause!r} from")
+    try:
+        other = _Doc(str(source), source.read_text(encoding="utf-8")).value
+    except (OSError, UnicodeDecodeError, RunbookError) as e:
+        raise doc.fail(at + ("from",), f"cannot read runbook {name!r}: {e}") from None
+    steps = other.get("steps") if isinstance(other, dict) else None
+    found = next((s for s in steps or () if isinstance(s, dict) and s.get("cause") == cause), None)
+    if found is None:
+        raise doc.fail(at + ("from",), f"runbook {name!r} has no step for {cause!r}")
+    if "from" in found:         # one level: a chain of borrowings would hide where a cause is written
+        raise doc.fail(at + ("from",), f"runbook {name!r} borrows {cause!r} itself; take it from where it is written")
+    return {**found, **{k: v for k, v in raw.items() if k != "from"}}
 
 
 def _ranking(doc: _Doc, root: dict) -> dict[str, float]:

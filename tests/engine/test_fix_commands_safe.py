@@ -35,7 +35,8 @@ FACTS: dict[str, str | int | float] = {
     "index_sql": "CREATE INDEX CONCURRENTLY idx_orders_customer_id ON orders (customer_id);",
     "blocker_user": "auth", "virtualservice": "user-auth-service", "route_index": 0,
     "per_try_timeout_suggested": "3s", "route_timeout_suggested": "4s", "code_location": "Auth.java:42",
-    "pod": "user-auth-service-7d9f8b6c5-4xk2p",
+    "pod": "user-auth-service-7d9f8b6c5-4xk2p", "upstream_deployment": "user-auth-service",
+    "pod_selector": "app.kubernetes.io/name=user-auth-service,tier=auth",
     # mesh budget (checks/mesh.py plan_facts): one proposal of the "retries" kind, and the other proxies' names
     "attempts_suggested": 1, "tries_suggested": 2, "budget_reason": "each try above the upstream p99",
     "serviceprofile": "user-auth-service.production.svc.cluster.local", "ingress": "user-auth-service",

@@ -113,3 +113,31 @@ def test_checks_params_that_are_not_a_mapping_are_an_error_not_a_crash():
 def test_a_fix_placeholder_no_check_of_the_cause_sets_is_refused():
     msg = error_of(GOOD.replace("--replicas={replicas_suggested}", "--replicas={replica_count}"))
     assert "field 'steps.0.fixes.0'" in msg and "{replica_count} is set by none of this cause's checks" in msg
+
+
+def test_a_step_borrowed_from_another_runbook_is_that_step_with_the_keys_given_here(tmp_path):
+    from diagnose.engine.runbook import find, load
+
+    other = tmp_path / "mine.yaml"
+    other.write_text("name: mine\nmatch: {signals: [upstream-unavailable]}\nsteps:\n"
+                     "  - {from: upstream-timeout, cause: overload, prior: 0.11}\n")
+    mine = load(other).steps[0]
+    theirs = next(s for s in find("upstream-timeout").steps if s.cause == "overload")
+    assert mine.prior == 0.11 and theirs.prior != 0.11
+    assert (mine.title, mine.checks, mine.fixes) == (theirs.title, theirs.checks, theirs.fixes)
+
+
+def test_a_borrowing_that_cannot_be_resolved_names_file_line_and_field(tmp_path):
+    import pytest
+
+    from diagnose.engine.runbook import load
+    from diagnose.errors import RunbookError
+
+    for step, wanted in (("{from: no-such-book, cause: overload, prior: 0.1}", "no other runbook"),
+                         ("{from: upstream-timeout, cause: no-such-cause, prior: 0.1}", "has no step"),
+                         ("{from: mine, cause: overload, prior: 0.1}", "no other runbook")):
+        f = tmp_path / "mine.yaml"
+        f.write_text(f"name: mine\nmatch: {{signals: [x]}}\nsteps:\n  - {step}\n")
+        with pytest.raises(RunbookError) as e:
+            load(f)
+        assert wanted in str(e.value) and "mine.yaml:4" in str(e.value) and "steps.0.from" in str(e.value)

@@ -38,7 +38,7 @@ def test_connection_refused_lines_are_an_upstream_unavailable_incident_diagnosed
     inc = report["incident"]
     assert (inc["signal"], inc["service"], inc["upstream"], inc["events"]) == (
         "upstream-unavailable", "frontend-api", "user-auth-service", 4)
-    assert {c["id"] for c in report["causes"]} == {"upstream-down", "network-block", "overload"}
+    assert {c["id"] for c in report["causes"]} == {"upstream-down", "network-block", *CATALOGUE}
     # nothing was collected: every cause is unknown, none unlikely on no evidence
     assert {c["verdict"] for c in report["causes"]} == {"unknown"}
 
@@ -79,6 +79,14 @@ def test_the_shipped_upstream_timeout_runbook_requires_the_contract_catalogue():
     doc = yaml.safe_load((REPO / "runbooks" / "upstream-timeout.yaml").read_text())
     assert tuple(doc["requires_causes"]) == CATALOGUE
     assert for_signal("upstream-timeout").requires_causes == CATALOGUE
+
+
+def test_every_shipped_runbook_ranks_the_contract_catalogue():
+    # Contract section 1: every report ranks at least the six causes, whatever the signal.
+    from diagnose.engine.runbook import load_all
+
+    for rb in load_all():
+        assert set(CATALOGUE) <= set(rb.requires_causes) <= {s.cause for s in rb.steps}, rb.name
 
 
 def test_a_log_with_no_incident_of_any_signal_names_every_signal_it_looked_for(tmp_path):
