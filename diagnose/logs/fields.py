@@ -1,59 +1,113 @@
-"""Turning a record of fields (a JSON object, a logfmt line) into an Event.
+"""Turning a record of fields (a JSON object, a logfmt line) into an Event, through the field rules.
 
-Keys may be flat, dotted ("service.name": ...) or nested ({"service": {"name": ...}}); `lookup` tries
-each spelling. The name lists are ordered: the first one present wins.
+Which key plays which role, in which priority and how its value is read is data: `field_rules.py`.
+Keys may be flat, dotted ("service.name": ...) or nested ({"service": {"name": ...}}); nested records
+are flattened, OTLP attribute lists ([{"key": k, "value": {"stringValue": v}}]) included. The first key
+of a role that yields a value wins.
 """
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any, Mapping
 
+from . import field_rules as fr
 from .classify import from_proxy, from_words
-from .durations import to_ms
+from .durations import named_unit_ms, to_ms
 from .event import Event
 from .names import split_upstream
 from .timestamps import to_epoch
 
-SERVICE_KEYS = ("service", "service.name", "service_name", "serviceName", "app", "application",
-                "kubernetes.labels.app", "kubernetes.labels.app.kubernetes.io/name",
-                "kubernetes.labels.app_kubernetes_io/name", "k8s.deployment.name", "resource.service.name",
-                "kubernetes.container_name")
-UPSTREAM_KEYS = ("upstream_service", "upstream", "upstream.service", "upstream.name", "upstream_cluster",
-                 "upstreamCluster", "upstream_name", "peer.service", "destination_service",
-                 "destination.service.name", "target_service", "grpc.target", "grpc.service", "rpc.service",
-                 "authority", "upstream_host")
-NAMESPACE_KEYS = ("kubernetes.namespace_name", "namespace", "k8s.namespace.name", "kubernetes.namespace",
-                  "kubernetes.pod_namespace", "resource.k8s.namespace.name")
-TIME_KEYS = ("timestamp", "time", "ts", "@timestamp", "start_time", "datetime", "date", "time_local", "t")
-DURATION_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_time_ms", "took_ms",
-                 "request_duration_ms", "duration", "latency", "elapsed", "took", "response_time",
-                 "duration_s", "duration_seconds", "latency_seconds", "elapsed_seconds", "request_time",
-                 "upstream_response_time", "http.duration", "duration_ns", "grpc.time_ms")
-TIMEOUT_KEYS = ("timeout_ms", "timeout", "deadline_ms", "timeout_seconds", "timeout_s", "request_timeout",
-                "request_timeout_ms", "upstream_timeout_ms", "client_timeout_ms")
-TEXT_KEYS = ("message", "msg", "error", "err", "error.message", "error.msg", "exception", "event", "log",
-             "reason", "response_code_details", "error.type", "status_message",
-             # gRPC status names (DeadlineExceeded, DEADLINE_EXCEEDED) as gRPC logging middleware and
-             # Envoy's %GRPC_STATUS% write them; a bare number (4) is not read: no marker can find it.
-             "grpc.code", "grpc_code", "grpc.status", "grpc_status", "grpc.status_code")
-FLAG_KEYS = ("response_flags", "responseFlags", "flags")
-CODE_KEYS = ("response_code", "status", "status_code", "http.status_code", "code")
+# role -> its exact keys in priority order (for callers that name a role by its keys)
+KEYS: dict[str, tuple[str, ...]] = {}
+for _rule in fr.RULES:
+    KEYS[_rule.role] = KEYS.get(_rule.role, ()) + _rule.keys
+SERVICE_KEYS, UPSTREAM_KEYS, NAMESPACE_KEYS = KEYS["service"], KEYS["upstream"], KEYS["namespace"]
+TIME_KEYS, DURATION_KEYS, TIMEOUT_KEYS = KEYS["time"], KEYS["duration"], KEYS["timeout"]
+TEXT_KEYS, FLAG_KEYS, CODE_KEYS = KEYS["text"] + KEYS["grpc"], KEYS["flags"], KEYS["code"]
+
+# One key's part in a plan: (priority, key, how) where `how` is the rule's read (NAME / URL) for names and
+# its unit (ms per unit, or None: the key's name decides) for durations.
+Slot = tuple[int, str, Any]
+Plan = dict[str, list[Slot]]
+_MEANING_PRIO = 1_000_000
+
+
+_REQUIRES: dict[str, tuple[str, ...]] = {k: r.requires for r in fr.RULES if r.requires for k in r.keys}
+
+
+def _exact() -> dict[str, tuple[str, int, Any]]:
+    table: dict[str, tuple[str, int, Any]] = {}
+    prio: dict[str, int] = {}
+    for rule in fr.RULES:
+        for key in rule.keys:
+            n = prio.get(rule.role, 0)
+            prio[rule.role] = n + 2            # odd numbers are left for the same key inside an envelope
+            how = rule.unit_ms if rule.role in ("duration", "timeout") else rule.read
+            table.setdefault(key, (rule.role, n, how))
+    return table
+
+
+_EXACT = _exact()
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+@lru_cache(maxsize=8192)
+def role_of(key: str) -> tuple[str, int, Any] | None:
+    """(role, priority, how) of a flattened key, or None: exact, then through an envelope, then by meaning."""
+    found = _EXACT.get(key)
+    if found is not None:
+        return found
+    for prefix, _ in fr.ENVELOPES:
+        if key.startswith(prefix):
+            found = _EXACT.get(key[len(prefix):])
+            if found is not None:
+                return found[0], found[1] + 1, found[2]
+    last = _CAMEL.sub("_", key.rsplit(".", 1)[-1]).lower()
+    m = fr.UNIT_SUFFIX.search(last)
+    base = last[:m.start()] if m else last
+    for role, pattern in fr.MEANING:
+        if pattern.search(base):
+            if role == "upstream":
+                return role, _MEANING_PRIO, fr.URL
+            return role, _MEANING_PRIO, fr.SUFFIX_MS[m.group(1)] if m else None
+    return None
+
+
+def _unwrap(v: Any) -> Any:
+    """An OTLP AnyValue ({"stringValue": "x"}) as its value; anything else as it is."""
+    if v.__class__ is dict and len(v) == 1:
+        (k, inner), = v.items()
+        if k in fr.ANY_VALUE:
+            return inner
+    return v
+
+
+def _is_kv_list(v: Any) -> bool:
+    return v.__class__ is list and bool(v) and v[0].__class__ is dict and "key" in v[0] and "value" in v[0]
+
 
 def flatten(rec: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}; dotted keys stay as written, so both spellings meet."""
+    """{"a": {"b": 1}} -> {"a.b": 1}; dotted keys stay as written, so both spellings meet. OTLP attribute
+    lists become keys too: {"attributes": [{"key": "server.address", "value": {"stringValue": "x"}}]} ->
+    {"attributes.server.address": "x"}."""
     if out is None:
         out = {}
     for k, v in rec.items():
         key = prefix + k if prefix else k
+        v = _unwrap(v)
         if isinstance(v, dict):
             flatten(v, key + ".", out)
+        elif _is_kv_list(v):
+            flatten({str(kv.get("key")): kv.get("value") for kv in v if isinstance(kv, dict)}, key + ".", out)
         elif key not in out:
             out[key] = v
     return out
 
 
 class Fields:
-    """A record's values sorted into the roles above (the hot path: one of these per timeout line).
+    """A record's values sorted into the roles (the hot path: one of these per candidate line).
 
     Records of one shape (the same keys in the same order) share a plan of which key plays which role,
     so a flat record costs one tuple of its keys and a dict lookup; nested records are flattened.
@@ -81,54 +135,46 @@ class Fields:
         if keys is None:
             return []
         rec = self.rec
-        return [(p, k, rec[k]) for p, k in keys]
+        return [(p, k, rec[k]) for p, k, _ in keys]
 
 
-def _plan(rec: Mapping[str, Any]) -> dict[str, list[tuple[int, str]]] | None:
-    """role -> [(priority, key)] sorted; None when a value is an object (the record must be flattened)."""
-    plan: dict[str, list[tuple[int, str]]] = {}
+def _plan(rec: Mapping[str, Any]) -> Plan | None:
+    """role -> [(priority, key, how)] sorted; None when a value is an object (the record must be flattened)."""
+    plan: Plan = {}
     for key, value in rec.items():
-        if isinstance(value, dict):
+        if value.__class__ is dict or _is_kv_list(value):
             return None
-        role = _ROLE.get(key)
-        if role is not None:
-            plan.setdefault(role[0], []).append((role[1], key))
+        role = role_of(key)
+        if role is not None and all(r in rec for r in _REQUIRES.get(key, ())):
+            plan.setdefault(role[0], []).append((role[1], key, role[2]))
     for found in plan.values():
-        found.sort()
+        found.sort(key=lambda s: (s[0], s[1]))
+    if all(k in rec for k in fr.SECONDS_LAYOUT) and rec[fr.SECONDS_LAYOUT[0]].__class__ is float:
+        for timed in ("duration", "timeout"):
+            if timed in plan:     # zap production: a bare number under a unitless key is seconds
+                plan[timed] = [(p, k, fr.S if u is None and named_unit_ms(k) is None else u)
+                               for p, k, u in plan[timed]]
     return plan
 
 
-_PLANS: dict[tuple[str, ...], dict[str, list[tuple[int, str]]]] = {}
-
-
-def _roles() -> dict[str, tuple[str, int]]:
-    table: dict[str, tuple[str, int]] = {}
-    for role, keys in (("service", SERVICE_KEYS), ("upstream", UPSTREAM_KEYS), ("namespace", NAMESPACE_KEYS),
-                       ("time", TIME_KEYS), ("duration", DURATION_KEYS), ("timeout", TIMEOUT_KEYS),
-                       ("text", TEXT_KEYS), ("flags", FLAG_KEYS), ("code", CODE_KEYS)):
-        for prio, key in enumerate(keys):
-            table.setdefault(key, (role, prio))
-    return table
-
-
-_ROLE = _roles()
+_PLANS: dict[tuple[str, ...], Plan] = {}
 
 
 def first_str(rec: "Fields | Mapping[str, Any]", keys: tuple[str, ...] | str) -> str | None:
     f = rec if isinstance(rec, Fields) else Fields(rec)
-    role = keys if isinstance(keys, str) else _ROLE[keys[0]][0]
+    role = keys if isinstance(keys, str) else _EXACT[keys[0]][0]
     for _, _, v in f.get(role):
         if isinstance(v, str) and v.strip() and v.strip() != "-":
             return v.strip()
     return None
 
 
-# The readers below take the record and its plan's keys for one role; they are the per-event hot path,
+# The readers below take the record and its plan's slots for one role; they are the per-event hot path,
 # so they are plain loops over locals.
 
-def _pick(rec: Mapping[str, Any], keys: list[tuple[int, str]] | None) -> str | None:
+def _pick(rec: Mapping[str, Any], keys: list[Slot] | None) -> str | None:
     if keys:
-        for _, k in keys:
+        for _, k, _ in keys:
             v = rec[k]
             if v.__class__ is str:
                 v = v.strip()
@@ -137,42 +183,71 @@ def _pick(rec: Mapping[str, Any], keys: list[tuple[int, str]] | None) -> str | N
     return None
 
 
-def _ms(rec: Mapping[str, Any], keys: list[tuple[int, str]] | None) -> float | None:
+def _upstream(rec: Mapping[str, Any], keys: list[Slot] | None) -> tuple[str | None, str | None]:
+    """(name, namespace) of the first upstream field that names one; a URL rule takes only URLs."""
     if keys:
-        for _, k in keys:
-            ms = to_ms(rec[k], k)
+        for _, k, how in keys:
+            v = rec[k]
+            if v.__class__ is str:
+                v = v.strip()
+                if not v or v == "-" or (how == fr.URL and "://" not in v):
+                    continue
+                name, ns = split_upstream(v)
+                if name:
+                    return name, ns
+    return None, None
+
+
+def _ms(rec: Mapping[str, Any], keys: list[Slot] | None) -> float | None:
+    if keys:
+        for _, k, unit in keys:
+            ms = to_ms(rec[k], k, unit)
             if ms is not None:
                 return ms
     return None
 
 
-def _time(rec: Mapping[str, Any], keys: list[tuple[int, str]] | None) -> float | None:
+def _time(rec: Mapping[str, Any], keys: list[Slot] | None) -> float | None:
     if keys:
-        for _, k in keys:
+        for _, k, _ in keys:
             ts = to_epoch(rec[k])
             if ts is not None:
                 return ts
     return None
 
 
-def _kind(rec: Mapping[str, Any], plan: dict[str, list[tuple[int, str]]]) -> str | None:
+def _grpc(rec: Mapping[str, Any], keys: list[Slot]) -> str | None:
+    """A signal from a gRPC status: by name (DeadlineExceeded) or number (4, "4")."""
+    for _, k, _ in keys:
+        v = rec[k]
+        if v.__class__ is int or (v.__class__ is str and v.isdigit()):
+            v = fr.GRPC_CODES.get(int(v))
+        if v.__class__ is str:
+            kind = from_words(v)
+            if kind is not None:
+                return kind
+    return None
+
+
+def _kind(rec: Mapping[str, Any], plan: Plan) -> str | None:
     """A signal id, FAILURE or None: what the record says happened between caller and upstream."""
     flags = _pick(rec, plan.get("flags"))
     if flags:
         # An Envoy access log: its response flags and status code say it (model/signals.py, docs/logs.md).
-        code = next((str(rec[k]) for _, k in plan.get("code", ())), "")
+        code = next((str(rec[k]) for _, k, _ in plan.get("code", ())), "")
         kind = from_proxy(set(flags.replace(" ", "").split(",")), code)
         if kind is not None:
             return kind
     keys = plan.get("text")
     if keys:
-        for _, k in keys:
+        for _, k, _ in keys:
             v = rec[k]
             if v.__class__ is str:
                 kind = from_words(v)
                 if kind is not None:
                     return kind
-    return None
+    keys = plan.get("grpc")
+    return _grpc(rec, keys) if keys else None
 
 
 def event_from_record(rec: Mapping[str, Any], default_service: str = "unknown") -> Event | None:
@@ -184,11 +259,8 @@ def event_from_record(rec: Mapping[str, Any], default_service: str = "unknown") 
     kind = _kind(rec, plan)
     if kind is None:
         return None
-    raw_up = _pick(rec, plan.get("upstream"))
-    if raw_up is None:
-        return None
-    upstream, up_ns = split_upstream(raw_up)
-    if not upstream:
+    upstream, up_ns = _upstream(rec, plan.get("upstream"))
+    if upstream is None:
         return None
     if default_service == "unknown" and "flags" in plan:
         default_service = "envoy"          # an Envoy access log: the proxy is the one that gave up
