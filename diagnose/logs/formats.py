@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from . import classify, envoy, jsonlines, logfmt, nginx
+from . import classify, envoy, haproxy, jsonlines, logfmt, nginx, text_formats
 from .event import Event, Skip
 
 JSON, LOGFMT, NGINX, ENVOY, UNKNOWN = "json", "logfmt", "nginx", "envoy", "unknown"
-TEXT_FORMATS = (NGINX, ENVOY, LOGFMT)
+HAPROXY, TEXT = "haproxy", "text"       # TEXT: application text layouts (text_formats.py)
+TEXT_FORMATS = (NGINX, ENVOY, HAPROXY, TEXT, LOGFMT)
 
 # Candidate markers, built from the signal table (model/signals.py, logs/classify.py). Each marker costs
 # one pass over the data, so they are few, and each starts with a literal byte: the regex engine then skips
@@ -34,19 +35,27 @@ STRUCTURE: dict[str, re.Pattern[bytes]] = {
     NGINX: re.compile(nginx.STRUCTURE),
     ENVOY: re.compile(envoy.STRUCTURE),
     LOGFMT: re.compile(logfmt.STRUCTURE),
+    HAPROXY: re.compile(haproxy.STRUCTURE),
+    TEXT: re.compile(text_formats.STRUCTURE),
 }
-PARSERS: dict[str, Parser] = {NGINX: nginx.parse, ENVOY: envoy.parse, LOGFMT: logfmt.parse}
-NAMES = {JSON: "JSON", LOGFMT: "logfmt", NGINX: "nginx", ENVOY: "Envoy access log"}
+PARSERS: dict[str, Parser] = {NGINX: nginx.parse, ENVOY: envoy.parse, LOGFMT: logfmt.parse,
+                              HAPROXY: haproxy.parse, TEXT: text_formats.parse}
+NAMES = {JSON: "JSON", LOGFMT: "logfmt", NGINX: "nginx", ENVOY: "Envoy access log", HAPROXY: "HAProxy",
+         TEXT: "application text"}
 
 
 def is_candidate(fmt: str, line: bytes) -> bool:
     """Whether a text-format line could hold an event (Envoy flags and codes, any signal's words)."""
     if fmt == ENVOY:
         return bool(classify.ENVOY_CANDIDATE.search(line))
+    if fmt == NGINX and nginx.CANDIDATE.search(line):
+        return True              # an access line's 504 / 502 / 503
+    if fmt == HAPROXY:
+        return bool(haproxy.CANDIDATE.search(line))
     return bool(classify.TEXT_CANDIDATE.search(line))
 
 
-NO_FORMAT = "no known log format (JSON, logfmt, nginx, Envoy)"
+NO_FORMAT = "no known log format (JSON, logfmt, nginx, Envoy, HAProxy, application text)"
 
 
 def parse_any(line: bytes, exclude: str = UNKNOWN) -> tuple[str, Event | None]:
@@ -60,9 +69,11 @@ def parse_any(line: bytes, exclude: str = UNKNOWN) -> tuple[str, Event | None]:
             return JSON, jsonlines.parse(text)
         raise Skip(NO_FORMAT)
     head = line.lstrip()
-    for fmt in (NGINX, ENVOY):
+    for fmt in (NGINX, ENVOY, HAPROXY):
         if fmt != exclude and STRUCTURE[fmt].match(head):
             return fmt, PARSERS[fmt](text)
+    if exclude != TEXT and STRUCTURE[TEXT].match(line) and text_formats.looks_like(text):
+        return TEXT, text_formats.parse(text)
     if exclude != LOGFMT and STRUCTURE[LOGFMT].match(head) and logfmt.looks_like(text):
         return LOGFMT, logfmt.parse(text)
     raise Skip(NO_FORMAT)
@@ -83,7 +94,8 @@ def _fits(fmt: str, line: bytes) -> bool:
             return True
         if fmt == LOGFMT:
             return logfmt.looks_like(text)
-        return {NGINX: nginx.looks_like, ENVOY: envoy.looks_like}[fmt](text)
+        return {NGINX: nginx.looks_like, ENVOY: envoy.looks_like, HAPROXY: haproxy.looks_like,
+                TEXT: text_formats.looks_like}[fmt](text)
     except Skip:
         return False
 
@@ -91,18 +103,29 @@ def _fits(fmt: str, line: bytes) -> bool:
 def sniff(sample: bytes, max_lines: int = 200) -> tuple[str, bool]:
     """(format, envoy_json) from a file's first bytes: the format most sample lines parse as, if at least
     half of them do; UNKNOWN otherwise. envoy_json: the JSON sample carries Envoy's response_flags."""
-    if len(sample.split(b"\n", max_lines)) <= max_lines and b"\n" in sample:
-        sample = sample[:sample.rfind(b"\n")]       # the sample may end mid-line
-    lines = [ln.rstrip(b"\r") for ln in sample.split(b"\n", max_lines)[:max_lines] if ln.strip()]
+    lines = sample_lines(sample, max_lines)
     if not lines:
         return UNKNOWN, False
+    best, best_n = best_fit(lines)
+    if best_n * 2 < len(lines):
+        return UNKNOWN, False
+    return best, best == JSON and any(b'"response_flags"' in ln for ln in lines)
+
+
+def sample_lines(sample: bytes, max_lines: int = 200) -> list[bytes]:
+    """The non-blank whole lines of a file's first bytes, at most `max_lines`."""
+    if len(sample.split(b"\n", max_lines)) <= max_lines and b"\n" in sample:
+        sample = sample[:sample.rfind(b"\n")]       # the sample may end mid-line
+    return [ln.rstrip(b"\r") for ln in sample.split(b"\n", max_lines)[:max_lines] if ln.strip()]
+
+
+def best_fit(lines: list[bytes]) -> tuple[str, int]:
+    """The format most of the lines parse as (the first in order on a tie), and how many do."""
     best, best_n = UNKNOWN, 0
-    for fmt in (JSON, NGINX, ENVOY, LOGFMT):
+    for fmt in (JSON, NGINX, ENVOY, HAPROXY, TEXT, LOGFMT):
         n = sum(1 for ln in lines if _fits(fmt, ln))
         if n > best_n:
             best, best_n = fmt, n
         if n == len(lines):
             break
-    if best_n * 2 < len(lines):
-        return UNKNOWN, False
-    return best, best == JSON and any(b'"response_flags"' in ln for ln in lines)
+    return best, best_n

@@ -18,9 +18,9 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from . import formats, jsonlines
+from . import formats, jsonlines, nginx
 from .event import Event, Skip
-from .formats import JSON, UNKNOWN
+from .formats import JSON, NGINX, UNKNOWN
 from .group import Groups
 from .stream import Chunk, LongLine, Piece
 
@@ -54,11 +54,13 @@ class Plan:
     fmt: str
     markers: tuple[tuple[bytes, re.Pattern[bytes]], ...]      # (first byte, marker)
     keep: int
+    wrapped: bool = False       # lines are peeled first (wrappers.py); fmt is the inner lines' format
+    access_only: bool = False   # an nginx file with upstreaminfo access lines: error lines repeat them
 
 
-def plan_for(fmt: str, envoy_json: bool, keep: int) -> Plan:
+def plan_for(fmt: str, envoy_json: bool, keep: int, wrapped: bool = False, access_only: bool = False) -> Plan:
     markers = formats.JSON_MARKERS + (formats.ENVOY_JSON_MARKERS if envoy_json else ())
-    return Plan(fmt, tuple((_first_byte(mk), mk) for mk in markers), keep)
+    return Plan(fmt, tuple((_first_byte(mk), mk) for mk in markers), keep, wrapped, access_only)
 
 
 def _first_byte(marker: re.Pattern[bytes]) -> bytes:
@@ -75,6 +77,8 @@ def process(piece: Piece, plan: Plan, part: Part) -> None:
         part.skip(piece.line_no, "line too long (longer than the read chunk)")
         return
     part.lines += piece.lines
+    if piece.end <= piece.start:
+        return                   # a wrapped chunk whose lines were all parts of a longer one
     if plan.fmt == JSON:
         _json_chunk(piece, plan, part)
     else:
@@ -161,7 +165,7 @@ def _json_line(chunk: Chunk, start: int, raw: bytes, plan: Plan, part: Part) -> 
 
 
 def _other_format(chunk: Chunk, start: int, raw: bytes, plan: Plan, part: Part, reason: str,
-                  line_no: int | None = None) -> None:
+                  line_no: int | None = None, index: int | None = None) -> None:
     """A line the file's format does not take: counted as read if another format takes it, else skipped
     with the file format's reason (the one that says what was expected)."""
     line = raw[:-1] if raw.endswith(b"\r") else raw
@@ -173,7 +177,14 @@ def _other_format(chunk: Chunk, start: int, raw: bytes, plan: Plan, part: Part, 
         part.skip(line_no, reason)
         return
     if ev is not None:
-        part.groups.add(ev, line, plan.keep)
+        _add(chunk, start, index, ev, line, plan, part)
+
+
+def _add(chunk: Chunk, start: int, index: int | None, ev: Event, raw: bytes, plan: Plan, part: Part) -> None:
+    """Group an event; a wrapped line's event first takes what its wrapper said (wrappers.Peeled)."""
+    if chunk.peeled is not None:
+        chunk.peeled.fill(ev, index if index is not None else chunk.data.count(b"\n", chunk.start, start))
+    part.groups.add(ev, raw, plan.keep)
 
 
 def _record(chunk: Chunk, start: int, raw: bytes, rec: dict, plan: Plan, part: Part) -> None:
@@ -183,11 +194,16 @@ def _record(chunk: Chunk, start: int, raw: bytes, rec: dict, plan: Plan, part: P
         part.skip(_line_no(chunk, start) if part.wants_samples else None, f"unreadable fields ({e})")
         return
     if ev is not None:
-        part.groups.add(ev, raw, plan.keep)
+        _add(chunk, start, None, ev, raw, plan, part)
 
 
 def _line_no(chunk: Chunk, start: int) -> int:
-    return chunk.first_line + chunk.data.count(b"\n", chunk.start, start)
+    index = chunk.data.count(b"\n", chunk.start, start)
+    return chunk.peeled.line_no(chunk.first_line, index) if chunk.peeled is not None else chunk.first_line + index
+
+
+def _line_at(chunk: Chunk, index: int) -> int:
+    return chunk.peeled.line_no(chunk.first_line, index) if chunk.peeled is not None else chunk.first_line + index
 
 
 def _text_chunk(chunk: Chunk, plan: Plan, part: Part) -> None:
@@ -197,6 +213,8 @@ def _text_chunk(chunk: Chunk, plan: Plan, part: Part) -> None:
         lines.pop()
     structure = formats.STRUCTURE.get(plan.fmt)
     parser = formats.PARSERS.get(plan.fmt)
+    if plan.access_only and plan.fmt == NGINX:
+        parser = _nginx_access_only
     name = formats.NAMES.get(plan.fmt, plan.fmt)
     for i, raw in enumerate(lines):
         line = raw[:-1] if raw.endswith(b"\r") else raw
@@ -208,20 +226,24 @@ def _text_chunk(chunk: Chunk, plan: Plan, part: Part) -> None:
             if plan.fmt == UNKNOWN:
                 ev = formats.parse_any(line)[1]
             elif structure is None or parser is None or not structure.match(line):
-                _other_format(chunk, 0, line, plan, part, f"not a {name} line", chunk.first_line + i)
+                _other_format(chunk, 0, line, plan, part, f"not a {name} line", _line_at(chunk, i), i)
                 continue
             elif formats.is_candidate(plan.fmt, line):
                 try:
                     ev = parser(formats.decode(line).strip())
                 except Skip as e:
                     # The start of a line of this format but not the rest: another format may take it.
-                    _other_format(chunk, 0, line, plan, part, str(e), chunk.first_line + i)
+                    _other_format(chunk, 0, line, plan, part, str(e), _line_at(chunk, i), i)
                     continue
         except Skip as e:
-            part.skip(chunk.first_line + i if part.wants_samples else None, str(e))
+            part.skip(_line_at(chunk, i) if part.wants_samples else None, str(e))
             continue
         except (ValueError, TypeError, RecursionError) as e:
-            part.skip(chunk.first_line + i if part.wants_samples else None, f"unreadable ({e})")
+            part.skip(_line_at(chunk, i) if part.wants_samples else None, f"unreadable ({e})")
             continue
         if ev is not None:
-            part.groups.add(ev, line, plan.keep)
+            _add(chunk, 0, i, ev, line, plan, part)
+
+
+def _nginx_access_only(line: str) -> Event | None:
+    return nginx.parse(line, access_only=True)

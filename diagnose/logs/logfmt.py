@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import text_formats
 from .event import Event, Skip
 from .fields import event_from_record
+from .timestamps import to_epoch
 
 _PAIR = re.compile(r'\s*([^\s="]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)(?=\s|$)')
 _ESC = re.compile(r"\\(.)")
@@ -39,7 +41,28 @@ def _number(v: str) -> Any:
 
 
 def parse(line: str, default_service: str = "unknown") -> Event | None:
-    return event_from_record(fields(line), default_service)
+    rec = fields(line)
+    ev = event_from_record(rec, default_service)
+    if ev is None:
+        # No upstream field: the message may name it, as logrus's text lines do
+        # (`level=error msg="charge failed" error="Post \"http://payment:8080/charge\": context deadline
+        # exceeded"`, github.com/sirupsen/logrus README "TextFormatter").
+        text = " ".join(v for k in _MESSAGE_KEYS if isinstance(v := rec.get(k), str))
+        if text:
+            service = next((v for k in _CALLER_KEYS if isinstance(v := rec.get(k), str) and v), default_service)
+            ev = text_formats.from_message(text, service, lambda: _time(rec))
+    return ev
+
+
+_MESSAGE_KEYS = ("msg", "message", "error", "err")
+_CALLER_KEYS = ("service", "app", "application", "service.name")
+
+
+def _time(rec: dict[str, Any]) -> float | None:
+    for key in ("time", "ts", "timestamp"):
+        if key in rec:
+            return to_epoch(rec[key])
+    return None
 
 
 def looks_like(line: str) -> bool:

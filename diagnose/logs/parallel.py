@@ -12,12 +12,13 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import pairwise
 from multiprocessing.context import BaseContext
-from typing import BinaryIO
+from typing import BinaryIO, Iterable
 
 from ..errors import InputError
+from . import wrappers
 from .kernel import MAX_SAMPLES, Part, Plan, process
 from .scan import BOM, sniff_first
-from .stream import read_chunks
+from .stream import Piece, read_chunks
 
 
 def boundaries(f: BinaryIO, size: int, n: int, start: int) -> list[int]:
@@ -45,7 +46,11 @@ def _work(args: tuple[str, int, int, Plan, int]) -> Part:
     part = Part()
     with open(path, "rb") as f:
         f.seek(begin)
-        for piece in read_chunks(f, chunk_size, limit=end - begin):
+        pieces: Iterable[Piece] = read_chunks(f, chunk_size, limit=end - begin)
+        if plan.wrapped:
+            # A partial line cut by a stretch's edge is read as two lines (docs/logs.md "Wrappers").
+            pieces = wrappers.peel(pieces)
+        for piece in pieces:
             process(piece, plan, part)
     return part
 

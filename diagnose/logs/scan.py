@@ -9,20 +9,24 @@ at line boundaries into one stretch per CPU and the stretches are scanned by for
 
 from __future__ import annotations
 
+import gzip
+import itertools
 import os
 import sys
+import zlib
 from dataclasses import dataclass, field
-from typing import BinaryIO, Sequence
+from typing import BinaryIO, Iterator, Sequence
 
 from ..errors import InputError
 from ..model.incident import Incident
-from . import formats
-from .formats import UNKNOWN
+from . import formats, nginx, wrappers
+from .formats import NGINX, UNKNOWN
 from .group import Groups, incidents
 from .kernel import MAX_SAMPLES, Part, Plan, plan_for, process
 from .stream import CHUNK_SIZE, Chunk, Piece, read_chunks
 
 BOM = b"\xef\xbb\xbf"
+GZIP_MAGIC = b"\x1f\x8b"
 PARALLEL_MIN = 64 << 20          # below this, forking costs more than it saves
 MAX_WORKERS = 8
 
@@ -95,18 +99,37 @@ def _open(path: str) -> BinaryIO:
         raise InputError(f"cannot read ({e.strerror or e})", path=path) from None
 
 
+def _gunzipped(f: BinaryIO) -> BinaryIO:
+    """f itself, or a streaming decompressor over it when it starts with gzip's magic bytes (a `.gz` file
+    or a gzipped standard input): memory stays constant, and nothing is written to disk."""
+    peek = getattr(f, "peek", None)
+    head = peek(2)[:2] if peek is not None else b""
+    if head == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=f, mode="rb")       # type: ignore[return-value]
+    return f
+
+
 def _scan_path(path: str, keep: int, stdin: BinaryIO | None, chunk_size: int,
                workers: int) -> tuple[str, Part]:
     if path == "-":
-        return _scan_stream(stdin if stdin is not None else sys.stdin.buffer, path, keep, chunk_size)
+        src = stdin if stdin is not None else sys.stdin.buffer
+        try:
+            return _scan_stream(_gunzipped(src), path, keep, chunk_size)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+            raise InputError(f"not a readable gzip stream ({e})", path=path) from None
     f = _open(path)
     try:
         size = os.fstat(f.fileno()).st_size
+        z = _gunzipped(f)
+        if z is not f:
+            return _scan_stream(z, path, keep, chunk_size)      # one process: a gzip stream is sequential
         if workers > 1 and size >= PARALLEL_MIN and os.path.isfile(path):
             from .parallel import scan_parallel  # only large files pay for the import
 
             return scan_parallel(path, f, size, keep, chunk_size, workers)
         return _scan_stream(f, path, keep, chunk_size)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise InputError(f"not a readable gzip file ({e})", path=path) from None
     except OSError as e:
         raise InputError(f"cannot read ({e.strerror or e})", path=path) from None
     finally:
@@ -115,9 +138,12 @@ def _scan_path(path: str, keep: int, stdin: BinaryIO | None, chunk_size: int,
 
 def _scan_stream(f: BinaryIO, path: str, keep: int, chunk_size: int) -> tuple[str, Part]:
     try:
-        pieces = read_chunks(f, chunk_size)
+        pieces: Iterator[Piece] = read_chunks(f, chunk_size)
         first = next(pieces, None)
         plan, first = sniff_first(first, keep)
+        if plan.wrapped:
+            pieces = wrappers.peel(itertools.chain([first] if first is not None else [], pieces))
+            first = next(pieces, None)
         part = Part()
         if first is not None:
             process(first, plan, part)
@@ -132,9 +158,15 @@ def sniff_first(first: Piece | None, keep: int) -> tuple[Plan, Piece | None]:
     """The plan for a file from its first piece (BOM removed from it)."""
     if isinstance(first, Chunk) and first.data.startswith(BOM, first.start):
         first = Chunk(first.data, first.first_line, first.lines, first.start + len(BOM), first.end)
-    if isinstance(first, Chunk):
-        fmt, envoy_json = formats.sniff(first.data[first.start:first.start + (256 << 10)])
-    else:
-        fmt, envoy_json = UNKNOWN, False
-    return plan_for(fmt, envoy_json, keep), first
+    if not isinstance(first, Chunk):
+        return plan_for(UNKNOWN, False, keep), first
+    sample = first.data[first.start:first.start + (256 << 10)]
+    lines = formats.sample_lines(sample)
+    wrapped = wrappers.sniff(lines, lambda ls: formats.best_fit(ls)[1])
+    if wrapped:
+        lines = wrappers.peel_sample(lines)
+        sample = b"\n".join(lines) + b"\n"
+    fmt, envoy_json = formats.sniff(sample)
+    access_only = fmt == NGINX and nginx.has_upstreaminfo(lines)
+    return plan_for(fmt, envoy_json, keep, wrapped, access_only), first
 

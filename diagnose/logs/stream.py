@@ -9,7 +9,10 @@ are read past and dropped, so a 10 MB line costs no more memory than a short one
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Union
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Union
+
+if TYPE_CHECKING:
+    from .wrappers import Peeled
 
 CHUNK_SIZE = 1 << 20     # 1 MiB: big enough that per-chunk Python costs vanish, small enough to stay in cache
 
@@ -21,6 +24,9 @@ class Chunk:
     lines: int           # lines in data[start:end]
     start: int = 0
     end: int = -1        # -1: len(data)
+    # A wrapped log's inner lines (wrappers.py): what each line's wrapper said. `lines` then counts the
+    # raw lines read, which partial lines joined make more than the inner lines in `data`.
+    peeled: "Peeled | None" = None
 
     def __post_init__(self) -> None:
         if self.end < 0:

@@ -98,10 +98,21 @@ def test_logfmt_lines_are_parsed_with_go_durations():
     assert r.formats == {"logfmt": 3}
 
 
-def test_nginx_upstream_timed_out_lines_name_the_upstream_and_namespace():
-    r = scan([str(DATA / "nginx-error.log")])
+def test_nginx_upstream_timed_out_lines_name_the_upstream_and_namespace(tmp_path):
+    # Error lines alone: each upstream timeout is an event.
+    errors = [ln for ln in (DATA / "nginx-error.log").read_text().splitlines() if "[error]" in ln]
+    r = scan([_write(tmp_path, "error.log", errors)])
     inc = _only(r)
     assert (inc.service, inc.upstream, inc.namespace, inc.events) == ("nginx", "user-auth-service", "production", 2)
+
+
+def test_nginx_file_with_upstreaminfo_access_lines_counts_the_access_line_not_its_error_line_again():
+    # ingress-nginx writes both lines for one timed-out request (10:30:00, POST /login): the access line
+    # is the request's record (upstream status 504, $request_time 60.001), the error line repeats it.
+    r = scan([str(DATA / "nginx-error.log")])
+    inc = _only(r)
+    assert (inc.service, inc.upstream, inc.namespace, inc.events) == ("nginx", "user-auth-service", "production", 1)
+    assert inc.duration_ms.max == 60001
     assert r.skipped == 0 and r.formats == {"nginx": 5}
 
 
