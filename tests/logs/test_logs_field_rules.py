@@ -1,0 +1,46 @@
+"""The field rules' readers: units, names and roles found by meaning (the corpus covers whole layouts)."""
+
+from __future__ import annotations
+
+import pytest
+
+from diagnose.logs.durations import to_ms
+from diagnose.logs.fields import event_from_record, role_of
+from diagnose.logs.names import split_upstream
+
+
+@pytest.mark.parametrize("value,key,ms", [
+    ("PT10S", "elapsed", 10000), ("PT1M2.5S", "latency", 62500), ("00:00:10.003", "duration", 10003),
+    (10003000000, "duration", 10003), (12.5, "latency_seconds", 12500), (10, "timeoutSeconds", 10000),
+    (250, "durationMs", 250), (10000000, "took_in_nanos", 10), (9000, "duration", 9000),
+])
+def test_durations_in_every_form_become_milliseconds(value, key, ms):
+    assert to_ms(value, key) == pytest.approx(ms)
+
+
+@pytest.mark.parametrize("raw,name,ns", [
+    ("dns:///user-auth-service.production:443", "user-auth-service", "production"),
+    ("dns:///api.example.com:443", "api.example.com", None),
+    ("dns:///ledger.internal:50051", "ledger.internal", None),
+    ("outbound|8080|v2|user-auth-service.production.svc.cluster.local", "user-auth-service", "production"),
+])
+def test_dial_targets_and_clusters_give_name_and_namespace_but_domains_do_not(raw, name, ns):
+    assert split_upstream(raw) == (name, ns)
+
+
+def test_keys_are_found_by_meaning_with_the_unit_their_name_says():
+    assert role_of("client.readTimeoutMs") == ("timeout", 1_000_000, 1.0)
+    assert role_of("jsonPayload.upstream")[0] == "upstream"
+    assert role_of("callback_url")[:1] == ("upstream",)
+    assert role_of("user_id") is None
+
+
+def test_a_url_field_without_a_host_does_not_hide_the_next_upstream():
+    ev = event_from_record({"msg": "upstream timeout", "req": {"url": "/login"}, "server.address": "auth"})
+    assert ev is not None and ev.upstream == "auth"
+
+
+def test_logger_name_is_not_taken_for_the_caller_outside_bunyan_and_pino():
+    rec = {"name": "com.example.AuthClient", "message": "Read timed out", "upstream": "auth"}
+    assert event_from_record(rec).service == "unknown"
+    assert event_from_record({**rec, "hostname": "h", "pid": 1}).service == "com.example.AuthClient"
