@@ -83,6 +83,7 @@ def _output_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _source_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of run and collect besides the sources' own (those come from the registry: _WithSources)."""
     opts = [
         click.option("--timeout", type=_Seconds(min=0.1, max=600), default=5.0, show_default=True,
                      help="Budget per source in seconds; a source that does not answer in time is an error."),
@@ -90,16 +91,6 @@ def _source_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      envvar="DIAGNOSE_MAX_RESPONSE_BYTES",
                      help="Largest answer read from a server (Prometheus, Kubernetes API); a larger one is "
                           "refused and its source reports it (or DIAGNOSE_MAX_RESPONSE_BYTES)."),
-        click.option("--exec-thread-dumps", is_flag=True,
-                     help="Run `jcmd 1 Thread.print` (or jstack) in the upstream's JVM containers (off by default)."),
-        click.option("--thread-dumps", type=click.Path(exists=True, file_okay=False),
-                     help="Directory of thread dumps of the upstream's pods."),
-        click.option("--pg-dsn", help="The upstream's PostgreSQL (libpq DSN or URI; PG* variables also work)."),
-        click.option("--prometheus-url", envvar="PROMETHEUS_URL", help="Prometheus base URL (or PROMETHEUS_URL)."),
-        click.option("--namespace", "-n", help="Namespace of the upstream (default: from the logs or the context)."),
-        click.option("--context", help="kubeconfig context to use, as kubectl --context."),
-        click.option("--kubeconfig", type=click.Path(exists=True, dir_okay=False),
-                     help="kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster config)."),
         click.option("--upstream", help="Diagnose the incident with this upstream, by any part of its name, "
                                         "any case (default: the one with most events)."),
         click.option("--service", help="Diagnose the incident of this caller, by any part of its name, any case "
@@ -110,6 +101,36 @@ def _source_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for o in opts:
         f = o(f)
     return f
+
+
+class _WithSources(click.Command):
+    """run and collect: their own options and, after --upstream, every registered source's options in the
+    registry's order (diagnose/engine/registry.py). Read when the command parses or shows its help, so that
+    a source registered after this module was imported has its options too."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        from .engine.registry import sources
+
+        params = super().get_params(ctx)
+        at = next(i for i, p in enumerate(params) if p.name == "upstream") + 1
+        return params[:at] + [_click_option(o) for s in sources() for o in s.options] + params[at:]
+
+
+_CLICK_OPTIONS: dict[Any, click.Option] = {}     # Option -> its click.Option, built once (click compares them)
+
+
+def _click_option(o: Any) -> click.Option:
+    """A source's Option (data: diagnose.sources.base.Option) as a click option."""
+    if o not in _CLICK_OPTIONS:
+        decls = [f"--{o.name}", *([o.short] if o.short else []), o.key]
+        if o.kind == "flag":
+            _CLICK_OPTIONS[o] = click.Option(decls, is_flag=True, default=bool(o.default), envvar=o.envvar,
+                                             help=o.help)
+        else:
+            kind = {"file": click.Path(exists=True, dir_okay=False),
+                    "dir": click.Path(exists=True, file_okay=False)}.get(o.kind)
+            _CLICK_OPTIONS[o] = click.Option(decls, type=kind, default=o.default, envvar=o.envvar, help=o.help)
+    return _CLICK_OPTIONS[o]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -133,7 +154,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 # --- run / collect / analyze / demo -----------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(cls=_WithSources)
 @_source_options
 @click.option("--bundle-out", type=_BundlePath(), help="Also keep the evidence gathered, as a bundle.")
 @click.option("--runbook", "runbook_name", help="Runbook to use (default: the one matching the log signal).")
@@ -155,7 +176,7 @@ def run(logs: Sequence[str], bundle_out: str | None, runbook_name: str | None, f
     _emit(report, fmt, output)
 
 
-@cli.command()
+@cli.command(cls=_WithSources)
 @_source_options
 @click.option("--out", "out", required=True, type=_BundlePath(),
               help="Bundle to write: a new directory, or a name ending in .tar.gz.")
@@ -356,13 +377,12 @@ def _picked(name: str, wanted: str | None) -> bool:
 
 
 def _source_opts(opts: dict[str, Any]):  # noqa: ANN202
+    from .engine.registry import sources
     from .sources.base import DEFAULT_MAX_RESPONSE_BYTES, SourceOptions
 
-    return SourceOptions(kubeconfig=opts.get("kubeconfig"), context=opts.get("context"),
-                         namespace=opts.get("namespace"), prometheus_url=opts.get("prometheus_url"),
-                         pg_dsn=opts.get("pg_dsn"), thread_dumps=opts.get("thread_dumps"),
-                         exec_thread_dumps=bool(opts.get("exec_thread_dumps")), timeout=float(opts["timeout"]),
-                         max_response_bytes=int(opts.get("max_response_bytes") or DEFAULT_MAX_RESPONSE_BYTES))
+    values = {o.key: opts.get(o.key) for s in sources() for o in s.options}
+    return SourceOptions.of(values, timeout=float(opts["timeout"]),
+                            max_response_bytes=int(opts.get("max_response_bytes") or DEFAULT_MAX_RESPONSE_BYTES))
 
 
 def _gather(target: Any, opts: dict[str, Any], progress: Any):  # noqa: ANN202

@@ -11,10 +11,10 @@ HEAVY = {"kubernetes", "prometheus_api_client", "psycopg", "psycopg_binary", "re
 ALLOWED = {
     "model": set(),
     "logs": {"model"},
-    "parsers": {"model", "sources.base"},
+    "parsers": {"model"},
     "checks": {"model"},
     "sources": {"model", "parsers"},
-    "bundle": {"model", "sources.base"},
+    "bundle": {"model"},
     "render": {"model", "logs.scan"},          # the scan result is what render.logs shows
 }
 

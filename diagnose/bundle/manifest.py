@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Mapping, Sequence, cast
+from typing import Mapping, cast
 
 from ..errors import BundleError
 from ..model.evidence import SourceStatus, SourceStatusName
@@ -23,6 +24,9 @@ STATUSES: tuple[SourceStatusName, ...] = ("ok", "error", "skipped")
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime.fromtimestamp(1e11, tz=timezone.utc)
 _ABSENT = object()
+# A source's folder: the names the engine's registry accepts (which sources this build knows is the
+# engine's business: a bundle may hold one it does not, which analysis then leaves out).
+_SOURCE_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class _Wrong(Exception):
     """One field that is not what the format says; parse() names the bundle."""
 
 
-def parse(doc: Mapping[str, object], shown: str, source_names: Sequence[str], log_file: str) -> Manifest:
+def parse(doc: Mapping[str, object], shown: str, log_file: str) -> Manifest:
     """The typed manifest, or BundleError naming the first field that is wrong."""
     try:
         logs = _obj(doc.get("logs", _ABSENT), "logs", optional=True)
@@ -55,7 +59,7 @@ def parse(doc: Mapping[str, object], shown: str, source_names: Sequence[str], lo
             namespace=_text(doc.get("namespace", _ABSENT), "namespace", optional=True),
             created=_text(doc.get("created", _ABSENT), "created", optional=True),
             log_file=_text(logs.get("file", _ABSENT), "logs.file", optional=True) or log_file,
-            sources=_sources(_obj(doc.get("sources", _ABSENT), "sources", optional=True), source_names),
+            sources=_sources(_obj(doc.get("sources", _ABSENT), "sources", optional=True)),
         )
     except _Wrong as e:
         raise BundleError(f"manifest.json: {e}", path=shown) from None
@@ -86,12 +90,12 @@ def _window(d: Mapping[str, object]) -> Window:
     return Window(start=start, end=end, onset=onset or start)
 
 
-def _sources(d: Mapping[str, object], source_names: Sequence[str]) -> dict[str, SourceEntry]:
+def _sources(d: Mapping[str, object]) -> dict[str, SourceEntry]:
     out: dict[str, SourceEntry] = {}
     for name, value in d.items():
         where = f"sources.{name}"
-        if name not in source_names:
-            raise _Wrong(f"sources: expected one of {', '.join(source_names)}, got {_show(name)}")
+        if not isinstance(name, str) or not _SOURCE_NAME.fullmatch(name) or name == "logs":
+            raise _Wrong(f"sources: expected source names (lowercase letters, digits, '-'), got {_show(name)}")
         doc = _obj(value, where)
         status = doc.get("status", _ABSENT)
         if status not in STATUSES:

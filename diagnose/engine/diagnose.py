@@ -5,7 +5,6 @@ The same function serves `run` (files just gathered) and `analyze` (files read f
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import replace
 from typing import Callable, Mapping, Sequence
@@ -17,39 +16,30 @@ from ..model.evidence import Evidence, SourceStatus
 from ..model.finding import CheckResult, Fact
 from ..model.incident import Incident
 from ..model.report import Report
-from ..sources.base import Target
-from .gather import LIVE_SOURCES, Gathered
+from ..model.target import RawFiles, Target
+from .gather import Gathered
 from .ranking import rank
+from .registry import LOGS, evidence_sources, feeders_of
 from .registry import checks as registered_checks
+from .registry import sources as registered_sources
 from .runbook import Runbook
 from .summary import summarize
-
-# Evidence field each source's parsed evidence goes to.
-FIELDS = {"kubernetes": "kubernetes", "prometheus": "prometheus", "postgres": "postgres", "thread-dumps": "threads"}
-# Thread dumps taken from pods through the exec API travel with the kubernetes source under this prefix.
-EXEC_PREFIX = "exec/"
 
 CheckProgress = Callable[[str, CheckResult | None], None]
 
 
 def load_evidence(target: Target, gathered: Mapping[str, Gathered]) -> Evidence:
-    statuses: dict[str, SourceStatus] = {"logs": SourceStatus("logs", "ok")}
+    """Each registered source with evidence of its own, loaded from its files and its feeders' files."""
+    statuses: dict[str, SourceStatus] = {LOGS: SourceStatus(LOGS, "ok")}
     parsed: dict[str, object] = {}
-    exec_dumps = {k: v for k, v in gathered.get("kubernetes", Gathered(SourceStatus("kubernetes", "skipped"), {}))
-                  .files.items() if k.startswith(EXEC_PREFIX)}
-    for name in LIVE_SOURCES:
-        g = gathered.get(name) or Gathered(SourceStatus(name, "skipped", "not gathered"), {})
-        status, files = g.status, g.files
-        if name == "thread-dumps" and exec_dumps:
-            files = {**files, **exec_dumps}
-            if status.status != "ok":
-                status = SourceStatus(name, "ok", None, status.duration_ms)
-        if name == "kubernetes":
-            files = {k: v for k, v in files.items() if not k.startswith(EXEC_PREFIX)}
+    notes: list[str] = []
+    for source in evidence_sources():
+        name = source.name
+        status, files = _with_feeders(name, gathered, notes)
         if status.status == "ok":
             started = time.monotonic()
             try:
-                parsed[FIELDS[name]] = _parser(name).load(files, target)
+                parsed[name] = source.load(files, target)
             except DiagnoseError as e:
                 status = SourceStatus(name, "error", str(e), status.duration_ms)
             except Exception as e:  # noqa: BLE001 - a parser bug is this source's error, not a crash
@@ -59,19 +49,43 @@ def load_evidence(target: Target, gathered: Mapping[str, Gathered]) -> Evidence:
                 status = replace(status, duration_ms=status.duration_ms +
                                  int((time.monotonic() - started) * 1000))
         statuses[name] = status
-    return Evidence(incident=target.incident, window=target.window, sources=statuses, **parsed)  # type: ignore[arg-type]
+    return Evidence.of_sources(target.incident, target.window, statuses, parsed, tuple(notes))
 
 
-def _parser(name: str):  # noqa: ANN202 - a module
-    return importlib.import_module(f"diagnose.parsers.{LIVE_SOURCES[name]}")
+def _gathered(name: str, gathered: Mapping[str, Gathered]) -> Gathered:
+    return gathered.get(name) or Gathered(SourceStatus(name, "skipped", "not gathered"), {})
+
+
+def _with_feeders(name: str, gathered: Mapping[str, Gathered], notes: list[str]) -> tuple[SourceStatus, RawFiles]:
+    """A source's status and files joined with those of the sources that feed it (each under `<feeder>/`).
+
+    Ok when any part is ok (the error of a part that failed becomes a note); otherwise the source's own
+    status, or a feeder's error when the source itself was only skipped."""
+    own = _gathered(name, gathered)
+    parts = [(name, own)] + [(f.name, _gathered(f.name, gathered)) for f in feeders_of(name)]
+    if len(parts) == 1:
+        return own.status, own.files
+    ok = [(n, g) for n, g in parts if g.status.status == "ok"]
+    failed = [(n, g) for n, g in parts if g.status.status == "error"]
+    if not ok:
+        if own.status.status == "skipped" and failed:
+            n, g = failed[0]
+            return SourceStatus(name, "error", f"{n}: {g.status.error or 'failed'}", g.status.duration_ms), {}
+        return own.status, own.files
+    files: RawFiles = {}
+    for n, g in ok:
+        files.update(g.files if n == name else {f"{n}/{rel}": data for rel, data in g.files.items()})
+    notes.extend(f"{n}: {g.status.error or 'failed'}" for n, g in failed)
+    return SourceStatus(name, "ok", None, sum(g.status.duration_ms for _, g in ok)), files
 
 
 def source_notes(evidence: Evidence) -> dict[str, tuple[str, ...]]:
     """What each source could not see (a 403 on a kind, a missing metric family, a truncated dump),
     in one line each, so that the checks reading that source carry it into the report."""
     out: dict[str, tuple[str, ...]] = {}
-    for name, fieldname in FIELDS.items():
-        parsed = getattr(evidence, fieldname)
+    for source in evidence_sources():
+        name = source.name
+        parsed = evidence.get(name)
         if parsed is None:
             continue
         missing = getattr(parsed, "missing", None) or {}
@@ -83,8 +97,7 @@ def source_notes(evidence: Evidence) -> dict[str, tuple[str, ...]]:
 
 def _no_data(evidence: Evidence, source: str) -> str | None:
     """Why a source that answered gave nothing to read (its evidence's `no_data`), or None."""
-    parsed = getattr(evidence, FIELDS.get(source, ""), None)
-    reason = getattr(parsed, "no_data", None)
+    reason = getattr(evidence.get(source), "no_data", None)
     return str(reason) if reason else None
 
 
@@ -167,9 +180,22 @@ def diagnose(target: Target, gathered: Mapping[str, Gathered], runbook: Runbook,
 
 
 def from_bundle(bundle: Bundle) -> tuple[Target, dict[str, Gathered]]:
-    """What `diagnose analyze` diagnoses: the bundle's target and its sources as if just gathered."""
-    gathered = {name: Gathered(bundle.sources.get(name) or SourceStatus(name, "skipped", "not in the bundle"),
-                               bundle.files.get(name, {})) for name in LIVE_SOURCES}
+    """What `diagnose analyze` diagnoses: the bundle's target and its sources as if just gathered.
+
+    A source this build does not know is left out; one the bundle predates is found where the bundles of
+    that time kept its files (`moved_from`: kubernetes/exec/ for exec-thread-dumps)."""
+    gathered = {s.name: Gathered(bundle.sources.get(s.name) or SourceStatus(s.name, "skipped", "not in the bundle"),
+                                 bundle.files.get(s.name, {})) for s in registered_sources()}
+    for s in registered_sources():
+        if s.moved_from is None or s.name in bundle.sources or s.moved_from[0] not in gathered:
+            continue
+        home, prefix = s.moved_from
+        kept = gathered[home]
+        moved = {rel[len(prefix):]: data for rel, data in kept.files.items() if rel.startswith(prefix)}
+        if moved:
+            left = {rel: data for rel, data in kept.files.items() if not rel.startswith(prefix)}
+            gathered[home] = Gathered(kept.status, left)
+            gathered[s.name] = Gathered(SourceStatus(s.name, "ok"), moved)
     target = Target(incident=bundle.incident, window=bundle.window,
                     namespace=bundle.namespace or bundle.incident.namespace)
     return target, gathered

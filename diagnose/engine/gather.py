@@ -11,14 +11,13 @@ import importlib
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Iterable
 
 from ..errors import DiagnoseError
-from ..model.evidence import LIVE_SOURCE_NAMES, SourceStatus
-from ..sources.base import RawFiles, SourceOptions, Target
-
-# source name -> module name in diagnose.sources and diagnose.parsers
-LIVE_SOURCES: Mapping[str, str] = {name: name.replace("-", "_") for name in LIVE_SOURCE_NAMES}
+from ..model.evidence import SourceStatus
+from ..model.target import RawFiles, Target
+from ..sources.base import Source, SourceOptions
+from .registry import sources as registered_sources
 
 Progress = Callable[[str, SourceStatus | None], None]   # (source, None) when it starts, status when done
 
@@ -29,38 +28,32 @@ class Gathered:
     files: RawFiles
 
 
-def source_module(name: str):  # noqa: ANN201 - a module
-    module = importlib.import_module(f"diagnose.sources.{LIVE_SOURCES[name]}")
-    if module.NAME != name:
-        raise RuntimeError(f"diagnose.sources.{LIVE_SOURCES[name]} calls itself {module.NAME!r}, not {name!r}")
-    return module
-
-
 def gather(opts: SourceOptions, target: Target, progress: Progress | None = None) -> dict[str, Gathered]:
+    """Every registered source, in the registry's order: skipped, or collected on a thread of its own."""
     out: dict[str, Gathered] = {}
     running: dict[str, tuple[threading.Thread, dict[str, object], float]] = {}
     lock = threading.Lock()
+    everyone = registered_sources()
 
     # The budget starts now: importing a client library is part of what a source costs, so that the
     # run as a whole ends within --timeout of here, whatever the sources do.
     started = time.monotonic()
     deadline = started + opts.timeout
-    given = {}
-    for name in LIVE_SOURCES:
-        module = source_module(name)
-        reason = module.skip_reason(opts)
+    given: dict[str, Source[Any]] = {}
+    for source in everyone:
+        reason = source.skip_reason(opts)
         if reason:
-            out[name] = Gathered(SourceStatus(name, "skipped", reason), {})
+            out[source.name] = Gathered(SourceStatus(source.name, "skipped", reason), {})
         else:
-            given[name] = module
+            given[source.name] = source
     _preload(given.values())
 
-    for name, module in given.items():
+    for name, source in given.items():
         box: dict[str, object] = {}
 
-        def work(module=module, box=box, deadline=deadline) -> None:  # type: ignore[no-untyped-def]
+        def work(source: Source[Any] = source, box: dict[str, object] = box, deadline: float = deadline) -> None:
             try:
-                result: object = module.collect(opts, target, deadline)
+                result: object = source.collect(opts, target, deadline)
             except DiagnoseError as e:
                 result = e
             except Exception as e:  # noqa: BLE001 - a source bug must not end the diagnosis
@@ -91,15 +84,15 @@ def gather(opts: SourceOptions, target: Target, progress: Progress | None = None
         out[name] = Gathered(status, files)
         if progress:
             progress(name, status)
-    return {name: out[name] for name in LIVE_SOURCES}
+    return {s.name: out[s.name] for s in everyone}
 
 
-def _preload(modules: object) -> None:
+def _preload(sources: Iterable[Source[Any]]) -> None:
     """Import the sources' client libraries in this thread, one after another, before any source
     starts. Two threads importing `requests` at once can see it half-initialised (ImportError from
     requests.utils); under the GIL the imports cost the same either way."""
-    for module in modules:  # type: ignore[attr-defined]
-        for name in getattr(module, "IMPORTS", ()):
+    for source in sources:
+        for name in source.imports:
             try:
                 importlib.import_module(name)
             except ImportError:

@@ -1,13 +1,14 @@
 """Everything the checks may read, gathered once per diagnosis.
 
-Each source's typed evidence is its own module (kube.py, metrics.py, database.py, threads.py); a field
-is None when the source was skipped or failed, and `sources` says which and why.
+Each source's evidence is kept by the source's name (`get(name)`); the built-in sources' evidence also has
+a typed field (kube.py, metrics.py, database.py, threads.py), so that checks stay typed. Evidence is None
+when its source was skipped or failed, and `sources` says which and why.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Mapping
+from typing import TYPE_CHECKING, Literal, Mapping, cast
 
 from .incident import Incident, Window
 
@@ -18,11 +19,6 @@ if TYPE_CHECKING:
     from .threads import ThreadEvidence
 
 SourceStatusName = Literal["ok", "error", "skipped"]
-
-# The live evidence sources, in the order reports list them: each is diagnose/sources/<name>.py and
-# diagnose/parsers/<name>.py (with "-" as "_"), and a folder of that name in a bundle.
-LIVE_SOURCE_NAMES = ("kubernetes", "prometheus", "postgres", "thread-dumps")
-SOURCE_NAMES = ("logs", *LIVE_SOURCE_NAMES)
 
 
 @dataclass(frozen=True)
@@ -46,3 +42,31 @@ class Evidence:
     postgres: "DatabaseEvidence | None" = None
     threads: "ThreadEvidence | None" = None
     notes: tuple[str, ...] = ()
+    by_source: Mapping[str, object] = field(default_factory=dict)   # every source's evidence, by its name
+
+    def __post_init__(self) -> None:
+        # One truth: the typed fields win over by_source for their sources (so that dataclasses.replace
+        # of a field is seen by get()), and every source's evidence is in by_source.
+        typed = self._typed()
+        merged = {k: v for k, v in self.by_source.items() if k not in typed}
+        merged.update({name: v for name, v in typed.items() if v is not None})
+        object.__setattr__(self, "by_source", merged)
+
+    def _typed(self) -> dict[str, object | None]:
+        """Source name -> its typed field (the sources themselves are listed in diagnose/engine/registry.py)."""
+        return {"kubernetes": self.kubernetes, "prometheus": self.prometheus, "postgres": self.postgres,
+                "thread-dumps": self.threads}
+
+    def get(self, source: str) -> object | None:
+        """The evidence of a source by its name, or None (skipped, failed, or not a source)."""
+        return self.by_source.get(source)
+
+    @classmethod
+    def of_sources(cls, incident: Incident, window: Window, sources: Mapping[str, SourceStatus],
+                   parsed: Mapping[str, object], notes: tuple[str, ...] = ()) -> Evidence:
+        """From each source's loaded evidence by name: the built-in ones also in their typed fields."""
+        return cls(incident=incident, window=window, sources=sources, notes=notes, by_source=dict(parsed),
+                   kubernetes=cast("KubeEvidence | None", parsed.get("kubernetes")),
+                   prometheus=cast("MetricsEvidence | None", parsed.get("prometheus")),
+                   postgres=cast("DatabaseEvidence | None", parsed.get("postgres")),
+                   threads=cast("ThreadEvidence | None", parsed.get("thread-dumps")))

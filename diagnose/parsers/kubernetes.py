@@ -27,7 +27,7 @@ from ..model.kube import (
     ReplicaSet,
     Service,
 )
-from ..sources.base import RawFiles, Target
+from ..model.target import RawFiles, Target
 from . import mesh
 from .podhealth import pod_health, ts
 

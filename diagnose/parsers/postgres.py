@@ -29,8 +29,8 @@ from ..model.database import (
     fmt_age,
 )
 from ..model.incident import parse_iso
+from ..model.target import RawFiles, Target
 from ..redact import scrub_text
-from ..sources.base import RawFiles, Target
 
 HIDDEN = "<insufficient privilege>"
 SUGGEST_MIN_ROWS = 10_000    # below this a sequential scan is cheap: no index is suggested

@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Mapping
 
 from ..errors import EvidenceError
 from ..model.metrics import MetricsEvidence, Signal
-from ..sources.base import RawFiles, Target
+from ..model.target import RawFiles, Target
 
 PRECURSOR = timedelta(minutes=10)
 SUSTAIN = 3

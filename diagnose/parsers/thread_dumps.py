@@ -1,8 +1,8 @@
 """Thread-dump files (path -> bytes) to ThreadEvidence, for a live run and a bundle alike.
 
-Files are grouped by pod: `exec/<pod>/<container>-<n>.txt` (collected with kubectl exec), otherwise the
-file's directory (`<pod>/1.txt`) or, for files side by side, the name without its counter or timestamp
-(`pod-a.1.txt`, `pod-a-2.txt`). One file may hold several dumps; every format is told from the content.
+Files are grouped by pod: the file's directory (`<pod>/1.txt`, and `exec-thread-dumps/<pod>/<container>-1.txt`
+from the exec source, which feeds this one) or, for files side by side, the name without its counter or
+timestamp (`pod-a.1.txt`, `pod-a-2.txt`). One file may hold several dumps; every format is told from the content.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from pathlib import PurePosixPath
 from typing import Iterator
 
 from ..errors import EvidenceError
+from ..model.target import RawFiles, Target
 from ..model.threads import ThreadDump, ThreadEvidence
-from ..sources.base import RawFiles, Target
 from .threaddump.analysis import analyze
 from .threaddump.detect import decode, detect
 
 SKIPPED = "_skipped.txt"      # written by sources/thread_dumps.py: files left out over the size caps
-# Where sources/kube_exec.py notes the pods it could not take a dump from.
-EXEC_ERRORS = "exec/errors.json"
+# Where sources/kube_exec.py notes the pods it could not take a dump from: its errors.json, handed to this
+# parser under the exec source's name (it feeds thread-dumps: engine.registry).
+EXEC_ERRORS = "exec-thread-dumps/errors.json"
 
 _COUNTER = re.compile(r"(?:[._\-](?:\d+|\d{4}-\d\d-\d\d(?:[T_ ][\d:\-.]+Z?)?|\d{8}[T_-]?\d{0,6}|jstack|jcmd|threads?|"
                       r"dump|goroutines?|pyspy|py-spy|thread-?dump))+$", re.I)
@@ -79,13 +80,13 @@ def parse_file(path: str, data: bytes, pod: str | None = None) -> tuple[list[Thr
 
 
 def _exec_errors(data: bytes) -> list[str]:
-    """exec/errors.json ({"<pod>/<container>": "why"}, written by sources/kube_exec.py) as notes."""
+    """EXEC_ERRORS ({"<pod>/<container>": "why"}, written by sources/kube_exec.py) as notes."""
     try:
         doc = json.loads(data)
     except ValueError:
-        return ["exec/errors.json: not JSON"]
+        return [f"{EXEC_ERRORS}: not JSON"]
     if not isinstance(doc, dict):
-        return ["exec/errors.json: not a mapping"]
+        return [f"{EXEC_ERRORS}: not a mapping"]
     return [f"no dump from {where} through exec: {why}" for where, why in doc.items()]
 
 

@@ -1,8 +1,10 @@
 """Evidence sources. The only package that imports kubernetes, prometheus-api-client or psycopg.
 
-Each source is a module `diagnose/sources/<name>.py` with:
+Each built-in source is a module `diagnose/sources/<name>.py` with the live half of the `Source`
+interface (diagnose/sources/base.py):
 
-    NAME: str                                        # "kubernetes", "prometheus", "postgres", "thread-dumps"
+    NAME: str                                        # "kubernetes", "prometheus", "postgres", ...
+    OPTIONS: tuple[Option, ...]                      # its command-line options, as data (the CLI builds them)
     IMPORTS: tuple[str, ...]                         # optional: client libraries the engine imports up front,
                                                      # in one thread, before the sources start at once
     def skip_reason(opts: SourceOptions) -> str | None
@@ -16,5 +18,6 @@ and its parser `diagnose/parsers/<name>.py` with:
 
     def load(files: RawFiles, target: Target) -> <typed evidence>   # raises EvidenceError
 
-so that a live run and `diagnose analyze` share every line of parsing.
+so that a live run and `diagnose analyze` share every line of parsing. The engine's registry
+(diagnose/engine/registry.py, `BUILT_IN_SOURCES`) pairs the two into one `SourceDef`.
 """

@@ -1,9 +1,11 @@
 """--exec-thread-dumps: `jcmd 1 Thread.print` (else `jstack 1`) in the upstream's JVM containers.
 
-These two commands are the only ones this tool ever runs in a pod, and only when asked. The output is
-kept as exec/<pod>/<container>-1.txt among the kubernetes source's files; the engine hands files under
-exec/ to the thread-dump parser. A pod that refuses (403 on pods/exec, no jcmd or jstack) is noted in
-exec/errors.json and costs the rest nothing.
+These two commands are the only ones this tool ever runs in a pod, and only when asked. A source of its
+own, on its own budget: it finds the upstream's pods as the kubernetes source does (two List calls), and
+keeps each output as <pod>/<container>-1.txt in its folder (exec-thread-dumps/ in a bundle). Its files feed
+the thread-dumps evidence (`FEEDS`): the thread-dump parser reads them with the --thread-dumps files. A pod
+that refuses (403 on pods/exec, no jcmd or jstack) is noted in errors.json and costs the rest nothing.
+Bundles written before this was a source kept these files as kubernetes/exec/... (`MOVED_FROM`).
 
 The exec API is a WebSocket (v4.channel.k8s.io): stdout on channel 1, stderr on 2, and on 3 a Status
 document, {"status": "Success"} or a Failure whose details.causes holds the ExitCode. A Failure without
@@ -18,15 +20,24 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import SourceError
 from ..model.names import is_dns_label, is_dns_subdomain
-from .base import DEFAULT_MAX_RESPONSE_BYTES, RawFiles
-from .bounded import AnswerTooLarge
+from .base import DEFAULT_MAX_RESPONSE_BYTES, Option, RawFiles, SourceOptions, Target
+from .bounded import AnswerTooLarge, Watchdog
+
+NAME = "exec-thread-dumps"
+IMPORTS = ("urllib3", "requests", "kubernetes.client", "kubernetes.config", "kubernetes.stream")
+OPTIONS = (Option("exec-thread-dumps", "Run `jcmd 1 Thread.print` (or jstack) in the upstream's JVM containers "
+                  "(off by default).", kind="flag"),)
+FEEDS = "thread-dumps"
+MOVED_FROM = ("kubernetes", "exec/")
+ERRORS = "errors.json"        # {"<pod>/<container>": "why no dump"}; the thread-dump parser makes notes of it
 
 COMMANDS: tuple[tuple[str, ...], ...] = (("jcmd", "1", "Thread.print"), ("jstack", "1"))
 MAX_PODS = 5                  # a few dumps tell the story; more would only spend the budget
 MIN_LEFT_S = 0.5              # below this, a dump of a busy JVM cannot arrive in time: not started
-# The engine stops waiting for the kubernetes source at the deadline itself, and would lose its List
-# documents with it: the dumps give up this much earlier.
+# The engine stops waiting for a source at the deadline itself, and would lose the dumps already taken
+# with it: the dumps give up this much earlier.
 MARGIN_S = 0.25
 
 
@@ -63,7 +74,7 @@ def jvm_containers(pods_json: bytes | None) -> list[tuple[str, str]]:
         running = {s.get("name") for s in (pod.get("status") or {}).get("containerStatuses") or ()
                    if "running" in (s.get("state") or {})}
         for c in (pod.get("spec") or {}).get("containers") or ():
-            # Names become exec URL parameters and file names in the bundle (exec/<pod>/<container>-1.txt):
+            # Names become exec URL parameters and file names in the bundle (<pod>/<container>-1.txt):
             # one that is not a pod or container name (a '/' or '..' in it) is not a pod to exec in.
             name = (pod.get("metadata") or {}).get("name")
             if c.get("name") in running and looks_jvm(c) and is_dns_subdomain(name) and is_dns_label(c.get("name")):
@@ -230,7 +241,7 @@ def thread_dumps(api: Any, namespace: str, pods_json: bytes | None, deadline: fl
                 tried.append(f"{' '.join(command)}: {first}")
                 continue
             if r.code == 0 and r.stdout.strip():
-                files[f"exec/{pod}/{container}-1.txt"] = r.stdout
+                files[f"{pod}/{container}-1.txt"] = r.stdout
                 tried = []
                 break
             tried.append(_failure(command, r))
@@ -239,5 +250,29 @@ def thread_dumps(api: Any, namespace: str, pods_json: bytes | None, deadline: fl
         if tried:
             errors[key] = "; ".join(tried)
     if errors:
-        files["exec/errors.json"] = (json.dumps(errors, indent=1) + "\n").encode()
+        files[ERRORS] = (json.dumps(errors, indent=1) + "\n").encode()
     return files
+
+
+def skip_reason(opts: SourceOptions) -> str | None:
+    return None if opts.exec_thread_dumps else "no --exec-thread-dumps given"
+
+
+def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles:
+    """The upstream's pods (as the kubernetes source finds them), then a dump from each JVM container."""
+    from .kubernetes import _api_client, _live_getter, namespace_for, upstream_pods
+    from .private_tmp import private_dir
+
+    with private_dir("diagnose-exec-") as temp_dir:
+        api, ctx_ns = _api_client(opts, temp_dir)
+        dog = Watchdog(deadline)
+        try:
+            ns = namespace_for(opts, target, ctx_ns)
+            pods = upstream_pods(_live_getter(api, dog, opts.max_response_bytes), ns, target.upstream, deadline)
+            if not jvm_containers(pods):
+                raise SourceError(f"no running JVM container among the pods of {target.upstream} "
+                                  f"in namespace {ns}: no dump to take")
+            return thread_dumps(api, ns, pods, deadline, opts.max_response_bytes)
+        finally:
+            dog.close()
+            api.close()

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from ..errors import SourceError
 from ..model.names import is_dns_label, is_dns_subdomain, is_label_key, is_label_value
-from .base import RawFiles, SourceOptions, Target
+from .base import Option, RawFiles, SourceOptions, Target
 from .bounded import AnswerTooLarge, DeadlineSpent, Watchdog, guard_pool_manager, read_capped
 from .http_words import http_status
 from .kube_mask import mask
@@ -28,6 +28,12 @@ from .private_tmp import private_dir, writing
 NAME = "kubernetes"
 # Client libraries the engine imports before the sources start (see engine.gather._preload).
 IMPORTS = ("urllib3", "requests", "kubernetes.client", "kubernetes.config")
+OPTIONS = (
+    Option("kubeconfig", "kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster config).",
+           kind="file"),
+    Option("context", "kubeconfig context to use, as kubectl --context."),
+    Option("namespace", "Namespace of the upstream (default: from the logs or the context).", short="-n"),
+)
 SA_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 ISTIO_VERSIONS = ("v1", "v1beta1", "v1alpha3")
@@ -168,6 +174,39 @@ def _group_version(plan: _Plan, group: str, known: tuple[str, ...], kinds: tuple
     return next((v for v in known if v in served), preferred or None)
 
 
+def _fetch_pods(plan: _Plan, kind: str, namespace: str, name: str, deployments: Mapping[str, Any] | None) -> None:
+    """The pods of the workload `name` as `<kind>.json`: by its Deployment's selector, else by naming labels."""
+    pods = ApiPath("/api/v1/namespaces/{namespace}/pods", namespace=namespace)
+    sel = selector_of(deployments, name)
+    if sel:
+        plan.fetch(kind, pods, {"labelSelector": sel})
+        return
+    # No Deployment to walk down from: the common naming labels, one call each at most.
+    for label in ("app", "app.kubernetes.io/name"):
+        doc = plan.fetch(kind, pods, {"labelSelector": f"{label}={name}"})
+        if doc is None or doc.get("items"):
+            break
+
+
+def upstream_pods(get: Getter, namespace: str, upstream: str, deadline: float,
+                  clock: Callable[[], float] = time.monotonic) -> bytes | None:
+    """The upstream's pods List document, found as `gather` finds them (for the exec source, which runs on
+    its own budget); None when there is no such document."""
+    if not is_dns_label(namespace):
+        raise SourceError(f"namespace {_shown(namespace)} is not a namespace name (DNS-1123 label): "
+                          "nothing was queried")
+    problem = name_problem("upstream", upstream)
+    if problem:
+        raise SourceError(problem)
+    plan = _Plan(get, deadline, clock)
+    deployments = plan.fetch("deployments", ApiPath("/apis/apps/v1/namespaces/{namespace}/deployments",
+                                                    namespace=namespace))
+    _fetch_pods(plan, "pods", namespace, upstream, deployments)
+    if plan.answered == 0:
+        raise SourceError(f"no answer from the API server ({next(iter(plan.errors.values()), '?')})")
+    return plan.files.get("pods.json")
+
+
 def gather(get: Getter, namespace: str, upstream: str, caller: str, deadline: float,
            clock: Callable[[], float] = time.monotonic) -> RawFiles:
     """Every call this source makes, in order. The count depends on what is installed, never on pod count.
@@ -188,19 +227,9 @@ def gather(get: Getter, namespace: str, upstream: str, caller: str, deadline: fl
         return why is not None
 
     deployments = plan.fetch("deployments", ApiPath(apps + "deployments", namespace=namespace))
-    pods = ApiPath(core + "pods", namespace=namespace)
     for kind, role, name in (("pods", "upstream", upstream), ("caller-pods", "caller", caller)):
-        if skip(kind, problems[role]):
-            continue
-        sel = selector_of(deployments, name)
-        if sel:
-            plan.fetch(kind, pods, {"labelSelector": sel})
-            continue
-        # No Deployment to walk down from: the common naming labels, one call each at most.
-        for label in ("app", "app.kubernetes.io/name"):
-            doc = plan.fetch(kind, pods, {"labelSelector": f"{label}={name}"})
-            if doc is None or doc.get("items"):
-                break
+        if not skip(kind, problems[role]):
+            _fetch_pods(plan, kind, namespace, name, deployments)
     up_sel = selector_of(deployments, upstream) or f"app={upstream}"
     if not skip("replicasets", problems["upstream"]):
         plan.fetch("replicasets", ApiPath(apps + "replicasets", namespace=namespace), {"labelSelector": up_sel})
@@ -319,13 +348,8 @@ def _collect(opts: SourceOptions, target: Target, deadline: float, temp_dir: str
     dog = Watchdog(deadline)
     try:
         ns = namespace_for(opts, target, ctx_ns)
-        files = gather(_live_getter(api, dog, opts.max_response_bytes), ns, target.upstream, target.caller,
-                       deadline)
-        if opts.exec_thread_dumps:
-            from .kube_exec import thread_dumps
-
-            files.update(thread_dumps(api, ns, files.get("pods.json"), deadline, opts.max_response_bytes))
-        return files
+        return gather(_live_getter(api, dog, opts.max_response_bytes), ns, target.upstream, target.caller,
+                      deadline)
     finally:
         dog.close()
         api.close()

@@ -24,7 +24,7 @@ import time
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import SourceError
-from .base import RawFiles, SourceOptions, Target
+from .base import Option, RawFiles, SourceOptions, Target
 
 if TYPE_CHECKING:
     import psycopg
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 NAME = "postgres"
 # Client libraries the engine imports before the sources start (see engine.gather._preload).
 IMPORTS = ("psycopg",)
+OPTIONS = (Option("pg-dsn", "The upstream's PostgreSQL (libpq DSN or URI; PG* variables also work)."),)
 APPLICATION_NAME = "diagnose"
 # Marks our own statements so that they can be left out of pg_stat_statements.
 TAG = "/* diagnose */ "

@@ -26,13 +26,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import SourceError
 from ..model.incident import iso
-from .base import RawFiles, SourceOptions, Target
+from .base import Option, RawFiles, SourceOptions, Target
 from .bounded import AnswerTooLarge, DeadlineSpent, Watchdog, requests_adapter, run_daemons
 from .http_words import http_error
 
 NAME = "prometheus"
 # Client libraries the engine imports before the sources start (see engine.gather._preload).
 IMPORTS = ("urllib3", "requests", "prometheus_api_client")
+OPTIONS = (Option("prometheus-url", "Prometheus base URL (or PROMETHEUS_URL).", envvar="PROMETHEUS_URL"),)
 MAX_POINTS = 240            # per series: enough to date an onset within a step, small on the wire
 MIN_STEP = 15               # seconds: the usual scrape interval; finer steps only repeat samples
 WORKERS = 4                 # concurrent queries: light on the server, well inside the deadline

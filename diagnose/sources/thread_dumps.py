@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 from ..errors import SourceError
-from .base import RawFiles, SourceOptions, Target
+from .base import Option, RawFiles, SourceOptions, Target
 
 NAME = "thread-dumps"
+OPTIONS = (Option("thread-dumps", "Directory of thread dumps of the upstream's pods.", kind="dir"),)
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_TOTAL_BYTES = 1024 * 1024 * 1024
 SKIPPED = "_skipped.txt"      # one line per file left out over the caps; the parser turns each into a note

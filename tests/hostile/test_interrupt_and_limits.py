@@ -135,7 +135,7 @@ def test_exec_output_larger_than_the_cap_is_refused_not_kept(tmp_path: Path) -> 
             client.close()
         commands = [r.command for r in api.execs()]
     assert not [f for f in files if f.endswith("-1.txt")], sorted(files)
-    errors = json.loads(files["exec/errors.json"])
+    errors = json.loads(files["errors.json"])
     assert len(errors) == len(pods)
     assert all(v == "jcmd 1 Thread.print: answer larger than 1 MiB, refused (see --max-response-bytes)"
                for v in errors.values()), errors

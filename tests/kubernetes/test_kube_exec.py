@@ -129,7 +129,7 @@ def test_exec_falls_back_to_jstack_when_jcmd_fails(tmp_path: Path, jcmd: str) ->
     assert sorted(_execs(api)) == sorted([(pod, APP, c) for pod in _pods() for c in (JCMD, JSTACK)])
     for pod in _pods():                               # each pod: jcmd first, jstack only after it failed
         assert [c for p, _, c in _execs(api) if p == pod] == [JCMD, JSTACK]
-    assert sorted(p.name for p in (bundle / "kubernetes" / "exec").glob("*/*.txt")) == [f"{APP}-1.txt"] * 3
+    assert sorted(p.name for p in (bundle / "exec-thread-dumps").glob("*/*.txt")) == [f"{APP}-1.txt"] * 3
 
 
 def test_no_exec_request_without_the_flag(tmp_path: Path) -> None:
@@ -137,7 +137,7 @@ def test_no_exec_request_without_the_flag(tmp_path: Path) -> None:
         report, bundle = _run(api, tmp_path)
     assert api.lists(), "the run made no API call at all"
     assert api.execs() == []
-    assert not (bundle / "kubernetes" / "exec").exists()
+    assert not (bundle / "kubernetes" / "exec").exists() and not (bundle / "exec-thread-dumps").exists()
     assert report["sources"]["thread-dumps"]["status"] != "ok"
 
 
@@ -149,7 +149,7 @@ def test_exec_forbidden_is_noted_once_and_the_run_completes(tmp_path: Path) -> N
     assert report["causes"], "no ranking"
     # RBAC is per namespace: one refusal says it for every pod, and jstack is not tried after it.
     assert len(api.execs()) == 1 and api.execs()[0].command == JCMD
-    errors = json.loads((bundle / "kubernetes" / "exec" / "errors.json").read_text())
+    errors = json.loads((bundle / "exec-thread-dumps" / "errors.json").read_text())
     first = _pods()[0]
     assert errors[f"{first}/{APP}"] == (
         f'exec refused (HTTP 403): pods "{first}" is forbidden: User "system:serviceaccount:ops:diagnose" cannot '
@@ -180,8 +180,8 @@ def test_exec_output_is_stored_byte_for_byte_across_frames(tmp_path: Path) -> No
                                            time.monotonic() + 30)
         finally:
             client.close()
-    assert files[f"exec/{pod}/{APP}-1.txt"] == out
-    errors = json.loads(files["exec/errors.json"])      # the other two pods: no jcmd, no jstack in the table
+    assert files[f"{pod}/{APP}-1.txt"] == out
+    errors = json.loads(files["errors.json"])      # the other two pods: no jcmd, no jstack in the table
     assert sorted(errors) == [f"{p}/{APP}" for p in _pods()[1:]]
     assert all("executable file not found" in v and v.count(";") == 1 for v in errors.values()), errors
 
@@ -191,5 +191,5 @@ def test_exec_that_never_answers_the_upgrade_costs_only_the_dumps(tmp_path: Path
     with KubeAPI(fk.cluster("deadlock"), slow=slow, exec_results=_jcmd_answers()) as api:
         report, bundle = _run(api, tmp_path, "--exec-thread-dumps", timeout="3")
     assert report["sources"]["kubernetes"]["status"] == "ok", report["sources"]["kubernetes"]
-    errors = json.loads((bundle / "kubernetes" / "exec" / "errors.json").read_text())
+    errors = json.loads((bundle / "exec-thread-dumps" / "errors.json").read_text())
     assert any("no answer before the --timeout budget was spent" in v for v in errors.values()), errors
