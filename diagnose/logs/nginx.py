@@ -60,7 +60,7 @@ def parse(line: str, default_service: str = "nginx", access_only: bool = False) 
         if ACCESS_LINE.match(line):
             return access(line, default_service)
         if KLOG_LINE.match(line):
-            return text_formats.parse(line, default_service)
+            return text_formats.parse(line)     # the controller's own line, not nginx's: no caller in it
         raise Skip("not an nginx log line")
     text = m.group(3)
     kind = from_words(text)        # "upstream timed out (110: ...)", "connect() failed (111: Connection refused)"

@@ -120,7 +120,7 @@ LAYOUTS: tuple[Layout, ...] = (
 BY_NAME = {lay.name: lay for lay in LAYOUTS}
 
 # What a line of one of these layouts starts with (kernel.py checks it on every line of a text file).
-STRUCTURE = (rb"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[^ ]* +[A-Z]|\d\d:\d\d:\d\d[.,]\d{3} +\[|"
+STRUCTURE = (rb"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[^ ]* +(?:[A-Z]|- )|\d\d:\d\d:\d\d[.,]\d{3} +\[|"
              rb"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[.,]\d{3} +\[|(?:CRITICAL|ERROR|WARNING|INFO|DEBUG|TRACE):|"
              rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d|"
              rb"[IWEF]\d{4} \d\d:\d\d:\d\d|"
