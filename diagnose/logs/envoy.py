@@ -19,6 +19,12 @@ from .event import Event, Skip
 from .names import split_upstream
 from .timestamps import parse_text
 
+# Envoy's default format string (envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/
+# usage#default-format-string): [%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%"
+# %RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%
+# "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"
+# (a response code of 0 when no response began; "-" for every unset value). Checked against the docs'
+# example line in tests/data/logs/text/envoy-default.log.
 LINE = re.compile(
     r'\[(?P<ts>[^\]]+)\] "(?P<req>[^"]*)" (?P<code>\d{1,3}) (?P<flags>\S+) '
     r'(?:(?P<details>[^\s"]+) (?P<term>[^\s"]+) "(?P<tfr>[^"]*)" )?'
