@@ -4,6 +4,7 @@ modules and collects every function marked with `@check` (diagnose.model.check).
 MODULES = (
     "diagnose.checks.logs",
     "diagnose.checks.kubernetes",
+    "diagnose.checks.podhealth",
     "diagnose.checks.mesh",
     "diagnose.checks.metrics",
     "diagnose.checks.database",

@@ -48,6 +48,8 @@ PLACEHOLDER_KINDS: Mapping[str, str] = {
     "caller_pod": "dns_subdomain",         # checks/netpath.py: where a request to the upstream is timed from
     "caller_container": "dns_label",
     "caller_node": "dns_subdomain",
+    "node": "dns_subdomain",               # checks/podhealth.py: a node under the upstream's pods in trouble
+    "evicted_pod": "dns_subdomain",        # checks/podhealth.py: a pod of the upstream the kubelet evicted
     "upstream_port": "port",
     "upstream_deployment": "dns_subdomain",  # engine.diagnose.base_facts, for the fallback commands
     "pod_selector": "selector",            # engine.diagnose.base_facts: the pods its Deployment selects

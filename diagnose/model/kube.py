@@ -49,6 +49,7 @@ class PodHealth:
     status: str                            # Running, CrashLoopBackOff, OOMKilled, Pending, Terminating...
     health: str                            # healthy, warning, unhealthy, unknown
     message: str = ""
+    since: datetime | None = None          # when the state began, where the status says (an eviction's time)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,8 @@ class Node:
     region: str
     pressure: tuple[str, ...] = ()         # conditions other than Ready that are True (MemoryPressure...)
     ready: bool = True
+    # condition type -> its lastTransitionTime, for those in `pressure` and for Ready when it is not True
+    since: Mapping[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

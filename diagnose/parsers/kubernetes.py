@@ -233,7 +233,9 @@ def parse_node(doc: Mapping[str, Any]) -> Node:
                 region=next((labels[k] for k in REGION_LABELS if labels.get(k)), ""),
                 pressure=tuple(str(c.get("type")) for c in conds
                                if c.get("type") != "Ready" and c.get("status") == "True"),
-                ready=any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds) or not conds)
+                ready=any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds) or not conds,
+                since={str(c.get("type")): t for c in conds if (t := ts(c.get("lastTransitionTime"))) is not None
+                       and (c.get("status") == "True") != (c.get("type") == "Ready")})
 
 
 def _images(template: Mapping[str, Any]) -> tuple[str, ...]:

@@ -40,6 +40,19 @@ def _ready(status: Mapping[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or ())
 
 
+def _evicted_at(status: Mapping[str, Any]) -> datetime | None:
+    """When the kubelet evicted the pod: its DisruptionTarget condition (Kubernetes 1.26+), else the latest
+    condition change or container end the status records; None when it records none (older kubelets)."""
+    conds = [c for c in status.get("conditions") or () if isinstance(c, dict)]
+    target = [t for c in conds if c.get("type") == "DisruptionTarget" and (t := ts(c.get("lastTransitionTime")))]
+    if target:
+        return max(target)
+    ends = [t for c in list(status.get("containerStatuses") or ()) if isinstance(c, dict)
+            if (t := ts(((c.get("state") or {}).get("terminated") or {}).get("finishedAt")))]
+    changes = [t for c in conds if c.get("status") != "True" and (t := ts(c.get("lastTransitionTime")))]
+    return max(ends + changes, default=None)
+
+
 def pod_health(pod: Mapping[str, Any], now: datetime) -> PodHealth:
     try:
         return _pod_health(pod, now)
@@ -59,7 +72,7 @@ def _pod_health(pod: Mapping[str, Any], now: datetime) -> PodHealth:
             return PodHealth("TerminatingStalled", "warning", f"terminating since {deleting:%Y-%m-%dT%H:%M:%SZ}")
         return PodHealth("Terminating", "unknown")
     if status.get("reason") == "Evicted":
-        return PodHealth("Evicted", "warning", str(status.get("message", "")))
+        return PodHealth("Evicted", "warning", str(status.get("message", "")), since=_evicted_at(status))
 
     phase = str(status.get("phase", ""))
     containers = list(status.get("initContainerStatuses") or ()) + list(status.get("containerStatuses") or ())

@@ -32,7 +32,7 @@ def test_a_newline_in_a_service_name_forges_no_line_of_the_text_report(tmp_path:
     lines = p.stdout.splitlines()
     assert not [x for x in lines if x.strip().startswith("1. database likely")], p.stdout
     ranked = [x for x in lines if re.match(r" \d\. ", x)]
-    assert [x.split()[0] for x in ranked] == ["1.", "2.", "3.", "4.", "5.", "6."], ranked
+    assert [x.split()[0] for x in ranked] == ["1.", "2.", "3.", "4.", "5.", "6.", "7."], ranked
     assert lines[0].startswith("api\\n 1. database likely 0.99 -> user-auth-service: ")     # the headline
     assert [x for x in lines if x.startswith("Incident  api\\n 1. database likely 0.99 -> user-auth-service")]
 
@@ -45,7 +45,7 @@ def test_a_newline_in_a_service_name_forges_no_line_of_the_markdown_report(tmp_p
     assert lines[0].startswith("api\\\\n 1. database likely 0.99 -> user-auth-service: ")   # the headline
     assert [x for x in lines if x.startswith("# Incident: api\\\\n 1. database likely 0.99 timing out")]
     rows = [x for x in lines if re.match(r"\| \d \|", x)]
-    assert len(rows) == 6 and all(len(re.findall(r"(?<!\\)\|", r)) == 6 for r in rows), rows
+    assert len(rows) == 7 and all(len(re.findall(r"(?<!\\)\|", r)) == 6 for r in rows), rows
 
 
 class _Refusing(BaseHTTPRequestHandler):

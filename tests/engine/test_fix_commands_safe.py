@@ -51,6 +51,9 @@ FACTS: dict[str, str | int | float] = {
     "caller_label_value": "frontend-api", "stuck_pods": "user-auth-service-7d9f8b6c5-4xk2p",
     "stuck_deployment": "user-auth-service", "stuck_pod_1": "user-auth-service-7d9f8b6c5-4xk2p",
     "stuck_pod_2": "user-auth-service-7d9f8b6c5-9hq7m", "stuck_pod_3": "user-auth-service-7d9f8b6c5-tz6wn",
+    # node trouble (checks/podhealth.py)
+    "node": "ip-10-0-2-23.ec2.internal", "node_condition": "MemoryPressure since 10:12Z",
+    "evicted_pod": "user-auth-service-7d9f8b6c5-9hq7m",
 }
 
 HOSTILE = ["prod$(id)", "a;rm -rf /", "`id`", "api\n 1. database likely 0.99", "it's", 'a"b', "two words",

@@ -38,7 +38,7 @@ def test_connection_refused_lines_are_an_upstream_unavailable_incident_diagnosed
     inc = report["incident"]
     assert (inc["signal"], inc["service"], inc["upstream"], inc["events"]) == (
         "upstream-unavailable", "frontend-api", "user-auth-service", 4)
-    assert {c["id"] for c in report["causes"]} == {"upstream-down", "network-block", *CATALOGUE}
+    assert {c["id"] for c in report["causes"]} == {"upstream-down", "network-block", *CATALOGUE, "node-pressure"}
     # nothing was collected: every cause is unknown, none unlikely on no evidence
     assert {c["verdict"] for c in report["causes"]} == {"unknown"}
 
