@@ -138,6 +138,27 @@ def for_signal(signal: str) -> Runbook:
 # --- loading with line numbers -------------------------------------------------------------------
 
 
+def _refuse_bombs(text: str, path: str) -> None:
+    """One streaming pass over the YAML events before anything is built: anchors and aliases are refused
+    (a runbook needs neither, and they are how a few lines expand to gigabytes: billion laughs, a
+    recursive alias), and so is nesting past MAX_DEPTH."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark else None
+        if isinstance(event, yaml.AliasEvent):
+            raise RunbookError("a YAML alias (*name): anchors and aliases are not allowed in a runbook",
+                               path=path, line=line)
+        if getattr(event, "anchor", None):
+            raise RunbookError("a YAML anchor (&name): anchors and aliases are not allowed in a runbook",
+                               path=path, line=line)
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise RunbookError(f"nested deeper than {MAX_DEPTH} levels: not a runbook", path=path, line=line)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
 class _Doc:
     """A YAML document as plain values plus the line of every key path, for precise errors."""
 
@@ -146,6 +167,7 @@ class _Doc:
         self.lines: dict[tuple[Any, ...], int] = {}
         self._loader = yaml.SafeLoader("")      # only its scalar constructors are used
         try:
+            _refuse_bombs(text, path)
             node = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
@@ -184,14 +206,30 @@ class _Doc:
         return RunbookError(message, path=self.path, line=line, field=fieldname)
 
 
+# A runbook is a few KiB a few levels deep. The caps are far above that and far below what hurts: a file
+# is read only up to MAX_RUNBOOK_BYTES, and MAX_DEPTH nesting levels (PyYAML composes recursively: 50k
+# levels are a RecursionError, not a runbook).
+MAX_RUNBOOK_BYTES = 1 << 20
+MAX_DEPTH = 64
+
+
 def load(path: Path | str) -> Runbook:
     p = Path(path)
+    return parse(_read(p), str(p), registered_checks())
+
+
+def _read(p: Path) -> str:
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise RunbookError(f"cannot read: {e.__class__.__name__}: {getattr(e, 'strerror', None) or e}",
-                           path=str(p)) from None
-    return parse(text, str(p), registered_checks())
+        with p.open("rb") as f:
+            data = f.read(MAX_RUNBOOK_BYTES + 1)
+    except OSError as e:
+        raise RunbookError(f"cannot read: {e.__class__.__name__}: {e.strerror or e}", path=str(p)) from None
+    if len(data) > MAX_RUNBOOK_BYTES:
+        raise RunbookError(f"larger than {MAX_RUNBOOK_BYTES >> 20} MiB: not a runbook", path=str(p))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RunbookError(f"cannot read: not UTF-8 ({e.reason} at byte {e.start})", path=str(p)) from None
 
 
 def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
@@ -352,8 +390,8 @@ def _borrowed(doc: _Doc, at: tuple[Any, ...], raw: dict, name: str, beside: Path
     if source is None or source.resolve() == Path(doc.path).resolve():
         raise doc.fail(at + ("from",), f"no other runbook named {name!r} to take {cause!r} from")
     try:
-        other = _Doc(str(source), source.read_text(encoding="utf-8")).value
-    except (OSError, UnicodeDecodeError, RunbookError) as e:
+        other = _Doc(str(source), _read(source)).value
+    except RunbookError as e:
         raise doc.fail(at + ("from",), f"cannot read runbook {name!r}: {e}") from None
     steps = other.get("steps") if isinstance(other, dict) else None
     found = next((s for s in steps or () if isinstance(s, dict) and s.get("cause") == cause), None)

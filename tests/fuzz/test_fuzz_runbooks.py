@@ -74,8 +74,6 @@ def test_a_mutated_runbook_loads_or_raises_a_runbook_error(text: str) -> None:
     assert rb is None or isinstance(rb, runbook.Runbook)
 
 
-@pytest.mark.xfail(strict=False, reason="engine/runbook.py YAML depth limits (another helper's area, issue 9): "
-                                       "RecursionError out of yaml.compose on deeply nested flow sequences")
 def test_a_deeply_nested_runbook_is_a_runbook_error() -> None:
     parses_or_refuses("runbook.parse", lambda: runbook.parse(DEEP, "fuzz.yaml", SPECS))
 
