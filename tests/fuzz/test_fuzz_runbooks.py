@@ -10,7 +10,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-import pytest
 import yaml
 from fuzz.mutate import REPO, assert_clean_exit, mutated_bytes, mutated_tree, parses_or_refuses, run_cli, scaled
 from hypothesis import example, given, settings
