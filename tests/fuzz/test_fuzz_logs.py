@@ -30,7 +30,8 @@ from diagnose.logs import envoy, formats, jsonlines, logfmt, nginx
 from diagnose.logs.event import Event, Skip
 from diagnose.logs.scan import LogScan, scan
 
-SEEDS: dict[str, bytes] = {p.name: p.read_bytes() for p in sorted((REPO / "tests/data/logs").iterdir())}
+SEEDS: dict[str, bytes] = {p.name: p.read_bytes() for p in sorted((REPO / "tests/data/logs").iterdir())
+                           if p.is_file()}
 SEEDS.update({f"{p.parent.parent.name}.log": p.read_bytes()[:16_000]
               for p in sorted(FIXTURES.glob("*/logs/incident.log"))})
 NAMES = sorted(SEEDS)
