@@ -144,7 +144,8 @@ def test_unreachable_api_server_is_a_one_line_source_error(tmp_path: Path) -> No
         cfg = api.kubeconfig(tmp_path)
     with pytest.raises(SourceError) as e:
         source.collect(SourceOptions(kubeconfig=str(cfg)), target(NS), time.monotonic() + 5)
-    assert "\n" not in str(e.value) and str(e.value).startswith("kubernetes:")
+    # The source names itself once, in the report; its own message does not repeat it ("kubernetes: kubernetes:").
+    assert "\n" not in str(e.value) and str(e.value).startswith("cannot reach http://127.0.0.1:")
 
 
 def test_a_missing_kubeconfig_is_a_one_line_source_error(tmp_path: Path) -> None:

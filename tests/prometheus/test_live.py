@@ -155,7 +155,8 @@ def test_a_5xx_on_one_family_is_an_error_entry_on_that_family_only(gc_server: Pr
     finally:
         front.close()
     doc = json.loads(files["jvm_gc.json"])
-    assert doc["error"] == "HTTP 503: too many concurrent queries" and "jvm_gc_pause_seconds" in doc["query"]
+    assert doc["error"] == ("Prometheus answered 503 Service Unavailable for /api/v1/query_range: too many "
+                            "concurrent queries") and "jvm_gc_pause_seconds" in doc["query"]
     m = evidence(files).prometheus
     assert "jvm_gc" in m.missing and m.get("gc_time_fraction") is None
     assert m.get("heap_used_ratio") is not None and m.get("cpu_limit_ratio") is not None
