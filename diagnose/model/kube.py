@@ -7,9 +7,10 @@ normalised here (CPU in millicores, memory in bytes, durations in milliseconds) 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping
+from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
@@ -223,3 +224,16 @@ class KubeEvidence:
 
     def saw(self, kind: str) -> bool:
         return kind in self.seen
+
+
+_JVM_IMAGE = re.compile(r"java|jdk|jre|temurin|corretto|zulu|graalvm|jvm|spring|tomcat|jetty|wildfly|keycloak", re.I)
+
+
+def looks_jvm(c: Mapping[str, Any]) -> bool:
+    """Whether a container spec (an API document's `containers[]` item) looks like a JVM: its image, a
+    `java` command or a JVM's options variable. Parsers fill `Container.jvm` with it; the exec source picks
+    the containers to take thread dumps from with it."""
+    words = " ".join(str(x) for x in list(c.get("command") or ()) + list(c.get("args") or ()))
+    env = {str(e.get("name", "")) for e in c.get("env") or ()}
+    return bool(_JVM_IMAGE.search(str(c.get("image", "")))) or bool(re.search(r"\bjava\b", words)) or \
+        bool(env & {"JAVA_OPTS", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "JAVA_HOME"})

@@ -26,6 +26,7 @@ from ..model.kube import (
     Probe,
     ReplicaSet,
     Service,
+    looks_jvm,
 )
 from ..model.target import RawFiles, Target
 from . import mesh
@@ -45,7 +46,6 @@ _SUFFIX = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6, "G": 1e
            "E": 1e18, "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50, "Ei": 2.0**60}
 _QUANTITY = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)")
 _FORBIDDEN = re.compile(r'cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]+)")?')
-_JVM_IMAGE = re.compile(r"java|jdk|jre|temurin|corretto|zulu|graalvm|jvm|spring|tomcat|jetty|wildfly|keycloak", re.I)
 ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
 REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
 NAME_LABELS = ("app", "app.kubernetes.io/name", "k8s-app")
@@ -148,13 +148,6 @@ def _probe(kind: str, p: Mapping[str, Any] | None) -> Probe | None:
         handler = "exec"
     return Probe(kind=kind, period_s=float(p.get("periodSeconds", 10)), timeout_s=float(p.get("timeoutSeconds", 1)),
                  failure_threshold=_int(p.get("failureThreshold", 3)), handler=handler)
-
-
-def looks_jvm(c: Mapping[str, Any]) -> bool:
-    words = " ".join(str(x) for x in list(c.get("command") or ()) + list(c.get("args") or ()))
-    env = {str(e.get("name", "")) for e in c.get("env") or ()}
-    return bool(_JVM_IMAGE.search(str(c.get("image", "")))) or bool(re.search(r"\bjava\b", words)) or \
-        bool(env & {"JAVA_OPTS", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "JAVA_HOME"})
 
 
 # Where a JVM reads options from its environment: JAVA_TOOL_OPTIONS (every JVM), JDK_JAVA_OPTIONS (the

@@ -59,7 +59,7 @@ class Refused(Exception):
 
 def jvm_containers(pods_json: bytes | None) -> list[tuple[str, str]]:
     """(pod, container) for the running, JVM-looking containers of the upstream's pods."""
-    from ..parsers.kubernetes import looks_jvm
+    from ..model.kube import looks_jvm
 
     if not pods_json:
         return []
