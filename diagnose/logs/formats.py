@@ -52,7 +52,48 @@ def is_candidate(fmt: str, line: bytes) -> bool:
         return True              # an access line's 504 / 502 / 503
     if fmt == HAPROXY:
         return bool(haproxy.CANDIDATE.search(line))
-    return bool(classify.TEXT_CANDIDATE.search(line))
+    return _marked(line)
+
+
+def _marked(line: bytes) -> bool:
+    """Whether any signal's markers are in the line. The table guarantees they find every spelling its
+    words accept (model/signals.py), and each starts with a literal byte, so this costs a fraction of
+    searching the case-insensitive words (2 us a line against 13)."""
+    for mk in JSON_MARKERS:
+        if mk.search(line):
+            return True
+    return False
+
+
+_TEXT_HEAD = re.compile(text_formats.HEAD)
+
+
+def structure_of(line: bytes) -> str | None:
+    """The first format whose distinctive structure the (UTF-8) line has (JSON: `{...}`; logfmt: pairs that
+    parse whole), or None. Text continuation lines (leading blanks) are too weak to count read on sight."""
+    t = line.strip()
+    if not t.isascii():
+        try:
+            t.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if t[:1] == b"{":
+        return JSON if t[-1:] == b"}" else None
+    for fmt in (NGINX, ENVOY, HAPROXY):
+        if STRUCTURE[fmt].match(t):
+            return fmt
+    if _TEXT_HEAD.match(t):
+        return TEXT
+    if STRUCTURE[LOGFMT].match(t) and logfmt.looks_like(t.decode("utf-8")):
+        return LOGFMT           # its pairs parse whole (a line of prose with an `=` in it does not)
+    return None
+
+
+def may_be_event(fmt: str, line: bytes) -> bool:
+    """is_candidate, for JSON lines too (Envoy's JSON flags and codes included)."""
+    if fmt == JSON:
+        return _marked(line) or any(mk.search(line) for mk in ENVOY_JSON_MARKERS)
+    return is_candidate(fmt, line)
 
 
 NO_FORMAT = "no known log format (JSON, logfmt, nginx, Envoy, HAProxy, application text)"

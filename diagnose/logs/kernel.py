@@ -224,6 +224,9 @@ def _text_chunk(chunk: Chunk, plan: Plan, part: Part) -> None:
         ev: Event | None = None
         try:
             if plan.fmt == UNKNOWN:
+                shape = formats.structure_of(line)
+                if shape is not None and not formats.may_be_event(shape, line):
+                    continue     # no event can be in it; counted as read, as a known format's lines are
                 ev = formats.parse_any(line)[1]
             elif structure is None or parser is None or not structure.match(line):
                 _other_format(chunk, 0, line, plan, part, f"not a {name} line", _line_at(chunk, i), i)

@@ -124,8 +124,10 @@ STRUCTURE = (rb"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[^ ]* +(?:[A-Z]|- )|\d\d:\d\d:\
              rb"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[.,]\d{3} +\[|(?:CRITICAL|ERROR|WARNING|INFO|DEBUG|TRACE):|"
              rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d|"
              rb"[IWEF]\d{4} \d\d:\d\d:\d\d|"
-             # continuation lines of a multi-line entry: Java stack frames and causes, Python tracebacks
+             # HEAD ends here: a layout's first line. Then continuation lines of a multi-line entry (Java
+             # stack frames and causes, Python tracebacks)
              rb"\s|Caused by: |Traceback |[\w.$]+(?:Exception|Error|Timeout|Throwable)\b")
+HEAD = STRUCTURE[:STRUCTURE.index(rb"|\s|Caused by")]
 _CONTINUATION = re.compile(r"\s|Caused by: |Traceback |[\w.$]+(?:Exception|Error|Timeout|Throwable)\b")
 
 
