@@ -15,11 +15,10 @@ import itertools
 import os
 import sys
 import zlib
-from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator, Sequence
+from typing import BinaryIO, Iterator, Mapping, Sequence
 
 from ..errors import InputError
-from ..model.incident import Incident
+from ..model.logscan import LogScan
 from . import formats, nginx, wrappers
 from .formats import NGINX, UNKNOWN
 from .group import Groups, incidents
@@ -32,26 +31,11 @@ PARALLEL_MIN = 64 << 20          # below this, forking costs more than it saves
 MAX_WORKERS = 8
 
 
-@dataclass
-class LogScan:
-    lines: int = 0
-    skipped: int = 0
-    skip_samples: list[tuple[str, int, str]] = field(default_factory=list)   # (path, line no, reason)
-    incidents: list[Incident] = field(default_factory=list)                  # most events first
-    # raw event lines per (signal, caller, upstream) group; kept_for(incident) reads them
-    kept: dict[tuple[str, str, str], list[bytes]] = field(default_factory=dict)
-    formats: dict[str, int] = field(default_factory=dict)                    # lines per detected format
-    failures: dict[tuple[str, str], int] = field(default_factory=dict)       # Envoy UF/URX, no signal
-    dropped: int = 0     # events of (signal, caller, upstream) groups beyond group.MAX_GROUPS, not grouped
-
-    def kept_for(self, incident: Incident) -> list[bytes]:
-        """The raw lines kept of an incident's events (for evidence bundles)."""
-        return self.kept.get((incident.signal, incident.service, incident.upstream), [])
-
-
 def scan(paths: Sequence[str], *, keep_lines: int = 0, stdin: BinaryIO | None = None,
-         chunk_size: int = CHUNK_SIZE, workers: int | None = None) -> LogScan:
-    """Scan every path ("-" is stdin) and return the incidents; InputError when nothing is usable."""
+         chunk_size: int = CHUNK_SIZE, workers: int | None = None,
+         streams: Mapping[str, bytes] | None = None) -> LogScan:
+    """Scan every path ("-" is stdin) and return the incidents; InputError when nothing is usable.
+    A path named in `streams` is read from there (logs fetched in memory: pod-logs/<pod>/<container>.log)."""
     if not paths:
         raise InputError("no log given")
     if workers is None:
@@ -60,7 +44,10 @@ def scan(paths: Sequence[str], *, keep_lines: int = 0, stdin: BinaryIO | None = 
     groups = Groups()
     blank = 0
     for path in paths:
-        fmt, part = _scan_path(path, keep_lines, stdin, chunk_size, workers)
+        if streams is not None and path in streams:
+            fmt, part = _scan_stream(_gunzipped(io.BytesIO(streams[path])), path, keep_lines, chunk_size)
+        else:
+            fmt, part = _scan_path(path, keep_lines, stdin, chunk_size, workers)
         result.lines += part.lines
         result.skipped += part.skipped
         blank += part.blank

@@ -12,7 +12,7 @@ from .escape import md_text, rich_text
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..logs.scan import LogScan
+    from ..model.logscan import LogScan
 
 SCHEMA = "diagnose.logs/v1"
 

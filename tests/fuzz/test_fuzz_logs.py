@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 
 from diagnose.logs import envoy, formats, jsonlines, logfmt, nginx
 from diagnose.logs.event import Event, Skip
-from diagnose.logs.scan import LogScan, scan
+from diagnose.logs.scan import scan
+from diagnose.model.logscan import LogScan
 
 SEEDS: dict[str, bytes] = {p.name: p.read_bytes() for p in sorted((REPO / "tests/data/logs").iterdir())
                            if p.is_file()}
