@@ -10,9 +10,15 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import IO, Any, Callable, NoReturn, Sequence
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Sequence
 
 import click
+
+if TYPE_CHECKING:
+    from .engine.api import SourceOptions
+    from .engine.gather import Gathered
+    from .model.logscan import LogScan
+    from .model.target import Target
 
 FORMATS = click.Choice(["text", "json", "markdown"])
 
@@ -209,7 +215,7 @@ def analyze(bundle: str, runbook_name: str | None, fmt: str, output: str | None)
 @_output_options
 def demo(fmt: str, output: str | None) -> None:
     """Analyse the bundled example incident (the seed's upstream timeout); no cluster, database or network."""
-    from .bundle.fixtures import demo_bundle
+    from .engine.api import demo_bundle
 
     path = demo_bundle()
     if fmt == "text" and not output:
@@ -219,10 +225,10 @@ def demo(fmt: str, output: str | None) -> None:
 
 
 def _analyze(bundle: str, runbook_name: str | None, fmt: str, output: str | None) -> None:
-    from .bundle.store import read
-    from .engine.diagnose import diagnose, from_bundle
+    from .engine.api import open_bundle
+    from .engine.diagnose import diagnose
 
-    target, gathered = from_bundle(read(bundle))
+    target, gathered = open_bundle(bundle)
     report = diagnose(target, gathered, _runbook(runbook_name, target.incident.signal))
     _emit(report, fmt, output)
 
@@ -235,10 +241,10 @@ def _analyze(bundle: str, runbook_name: str | None, fmt: str, output: str | None
 @_output_options
 def logs(paths: Sequence[str], fmt: str, output: str | None) -> None:
     """Scan logs and print the incidents found (signal, caller, upstream, count, first/last seen, durations)."""
-    from .logs.scan import scan
+    from .engine.api import scan_logs
     from .render import logs as render_logs
 
-    result = scan(list(paths), stdin=sys.stdin.buffer if "-" in paths else None)
+    result = scan_logs(paths, stdin=sys.stdin.buffer if "-" in paths else None)
     if fmt == "json":
         import json
 
@@ -376,13 +382,10 @@ def _picked(name: str, wanted: str | None) -> bool:
     return not wanted or wanted.lower() in name.lower()
 
 
-def _source_opts(opts: dict[str, Any]):  # noqa: ANN202
-    from .engine.registry import sources
-    from .sources.base import DEFAULT_MAX_RESPONSE_BYTES, SourceOptions
+def _source_opts(opts: dict[str, Any]) -> SourceOptions:
+    from .engine.api import source_options
 
-    values = {o.key: opts.get(o.key) for s in sources() for o in s.options}
-    return SourceOptions.of(values, timeout=float(opts["timeout"]),
-                            max_response_bytes=int(opts.get("max_response_bytes") or DEFAULT_MAX_RESPONSE_BYTES))
+    return source_options(opts)
 
 
 def _gather(target: Any, opts: dict[str, Any], progress: Any):  # noqa: ANN202
@@ -391,17 +394,10 @@ def _gather(target: Any, opts: dict[str, Any], progress: Any):  # noqa: ANN202
     return gather(_source_opts(opts), target, progress.source)
 
 
-def _write_bundle(out: str, target: Any, gathered: Any, scan: Any) -> str:
-    from .bundle.store import write
+def _write_bundle(out: str, target: Target, gathered: Mapping[str, Gathered], scan: LogScan) -> str:
+    from .engine.api import write_bundle
 
-    kept = scan.kept_for(target.incident)
-    lines = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in kept)
-    path = write(out, incident=target.incident, window=target.window, namespace=target.namespace,
-                 sources={n: g.status for n, g in gathered.items()},
-                 files={n: g.files for n, g in gathered.items()}, log_lines=lines,
-                 log_info={"lines": scan.lines, "skipped": scan.skipped, "kept": len(kept),
-                           "truncated": len(kept) < target.incident.events})
-    return str(path)
+    return write_bundle(out, target, gathered, scan)
 
 
 def _runbook(name: str | None, signal: str):  # noqa: ANN202
@@ -494,10 +490,10 @@ def _leave(code: int) -> NoReturn:
     traceback from threading). Nothing else is owed at this point: main()'s own clean-up has run, the
     report was not written (interrupted), and the one exit hook that matters, private_tmp.remove_all,
     is called here."""
-    from .sources.private_tmp import remove_all
+    from .engine.api import remove_private_files
 
     try:
-        remove_all(final=True)
+        remove_private_files(final=True)
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -544,9 +540,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             _traceback(1)
         _fail(f"internal error: {e.__class__.__name__}: {e} (run with --debug for the traceback)", 1)
     finally:
-        from .sources.private_tmp import remove_all
+        from .engine.api import remove_private_files
 
-        remove_all()              # files a source still running keeps on disk (a client key), on every exit
+        remove_private_files()    # files a source still running keeps on disk (a client key), on every exit
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         if _LEAVING:
