@@ -9,12 +9,14 @@ timeout_ms 10000). The fix proposed fits the deadline and keeps each try above t
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Mapping
 
 from ..model.check import Param, check
 from ..model.evidence import Evidence
 from ..model.finding import Fact, Finding
-from ..model.kube import RouteTimeout, TrafficPolicy
+from ..model.kube import KubeEvidence, RouteTimeout, TrafficPolicy
 from .retry_budget import Plan, budget, describe, fmt_ms, plan
 
 SOURCE = "kubernetes"
@@ -76,8 +78,6 @@ def _route_findings(r: RouteTimeout, ev: Evidence, p: Mapping[str, Param], p99: 
                     p99_from: str) -> list[Finding]:
     inc = ev.incident
     caller, deadline = inc.service, inc.timeout_ms
-    durations = inc.duration_ms.p50 if inc.duration_ms.p50 is not None else inc.duration_ms.max
-    tol = float(p["match_tolerance"])
     what = f"{r.kind} {r.name}"
     facts: dict[str, Fact] = {"namespace": r.name.split("/", 1)[0], "route": r.route}
     if r.kind == "VirtualService":
@@ -105,23 +105,25 @@ def _route_findings(r: RouteTimeout, ev: Evidence, p: Mapping[str, Param], p99: 
         text = f"{what}: {said} > {caller}'s {fmt_ms(deadline)} deadline"
         # retries multiply the time the upstream is held; a lone long timeout only outlasts the caller
         weight = float(p["weight_retry_budget"] if b.tries > 1 and b.per_try_ms is not None else p["weight_equal"])
-        if _near(durations, bound, tol):
-            text += f": explains duration_ms {durations:g} vs timeout_ms {deadline:g}"
-            weight += float(p["weight_explains"])
+        # whether the durations show this bound firing is the timeout chain's to say (timeout_chain)
         out.append(Finding("mesh-timeout", "for", weight, SOURCE, text, facts=dict(facts)))
     elif deadline and _near(bound, deadline, 0.02):
         out.append(Finding("mesh-timeout", "for", float(p["weight_equal"]), SOURCE,
                            f"{what}: {said}, the same as {caller}'s {fmt_ms(deadline)} deadline: "
                            f"no headroom between them", facts=dict(facts)))
-    elif deadline and bound is not None and bound < deadline and _near(durations, bound, tol):
-        out.append(Finding("mesh-timeout", "for", float(p["weight_equal"]), SOURCE,
-                           f"{what}: {said}, shorter than {caller}'s {fmt_ms(deadline)} and requests end at "
-                           f"{durations:g} ms: the proxy cuts them first", facts=dict(facts)))
-    if b.per_try_ms is not None and p99 is not None and b.per_try_ms <= p99:
+    try_ms = b.per_try_ms if b.cap_ms is None or b.per_try_ms is None else min(b.per_try_ms, b.cap_ms)
+    # A try cut close to the upstream's usual p99 (not only below it) cuts its normal slow requests: that is
+    # the finding, never a reason to rule the mesh out.
+    if try_ms is not None and p99 is not None and try_ms <= p99 * float(p["near_p99_ratio"]):
         cut = "each try is cut at" if b.tries > 1 or r.per_try_timeout_ms is not None else "timeout"
+        where = "at or below" if try_ms <= p99 else "close to"
         out.append(Finding("mesh-timeout", "for", float(p["weight_below_p99"]), SOURCE,
-                           f"{what}: {cut} {fmt_ms(b.per_try_ms)}, at or below the upstream's {p99_from} "
+                           f"{what}: {cut} {fmt_ms(try_ms)}, {where} the upstream's {p99_from} "
                            f"{fmt_ms(p99)}", facts=dict(facts)))
+    for lie in r.ignored:
+        out.append(Finding("mesh-timeout", "for", float(p["weight_ignored"]), SOURCE,
+                           f"{what}: {lie}: the object says one timeout and the proxy applies another",
+                           facts=dict(facts)))
     if out:
         if deadline:
             pl = plan(r, deadline, reference_p99_ms(ev), fit_ratio=float(p["fit_ratio"]),
@@ -134,9 +136,11 @@ def _route_findings(r: RouteTimeout, ev: Evidence, p: Mapping[str, Param], p99: 
         return out
     if bound is None:
         return out
-    fits = deadline is None or bound < deadline
+    # Headroom is measured against the caller's deadline when it is known, else against the upstream's
+    # usual latency; with neither known a bound is no evidence either way.
     roomy = p99 is not None and bound >= float(p["headroom_ratio"]) * p99
-    if fits and (roomy or p99 is None):
+    fits = bound < deadline and (roomy or p99 is None) if deadline else roomy
+    if fits:
         text = f"{what}: {said}"
         text += f", within {caller}'s {fmt_ms(deadline)} deadline" if deadline else ""
         if p99 is not None:
@@ -144,6 +148,83 @@ def _route_findings(r: RouteTimeout, ev: Evidence, p: Mapping[str, Param], p99: 
         weight = float(p["weight_headroom"]) * (1.0 if p99 is not None else 0.5)
         out.append(Finding("mesh-timeout", "against", weight, SOURCE, text, facts=dict(facts)))
     return out
+
+
+@dataclass(frozen=True)
+class Timer:
+    """One timer on the path caller -> (ingress) -> (sidecar) -> upstream, and the time it ends a request at."""
+
+    where: str                   # "frontend-api's own timeout", "VirtualService production/x http[0]"
+    what: str                    # how it is set, as the reader can check it
+    ms: float
+    caller: bool = False
+
+
+_ORDER = {"Ingress": 0, "VirtualService": 1, "ServiceProfile": 2}
+
+
+def timers(ev: Evidence, routes: tuple[RouteTimeout, ...]) -> list[Timer]:
+    """Every timer in force, in path order: the caller's own, then each proxy's per-try and whole bounds."""
+    inc = ev.incident
+    out = [Timer(f"{inc.service}'s own timeout", fmt_ms(inc.timeout_ms), inc.timeout_ms, caller=True)] \
+        if inc.timeout_ms else []
+    for r in sorted(routes, key=lambda r: _ORDER.get(r.kind, 3)):
+        b = budget(r)
+        where = f"{r.kind} {r.name}" + (f" (route {r.route})" if r.kind != "Ingress" and r.route else "")
+        lies = "".join(f" ({n})" for n in r.ignored)
+        per_name = "proxy-read-timeout" if r.kind == "Ingress" else "perTryTimeout"
+        if r.kind == "Ingress" and r.connect_timeout_ms:
+            out.append(Timer(where, f"proxy-connect-timeout {fmt_ms(r.connect_timeout_ms)} (a connect that fails)",
+                             r.connect_timeout_ms))
+        if b.per_try_ms is not None and b.tries > 1 and (b.cap_ms is None or b.per_try_ms < b.cap_ms):
+            out.append(Timer(where, f"{per_name} {fmt_ms(b.per_try_ms)}, one try{lies}", b.per_try_ms))
+        # a route nothing bounds is listed too (a timeout of days is no timer): it never fires
+        out.append(Timer(where, describe(r, b) + lies, b.bound_ms if b.bound_ms is not None else math.inf))
+    return out
+
+
+def timeout_chain(ev: Evidence, routes: tuple[RouteTimeout, ...], p: Mapping[str, Param]) -> Finding | None:
+    """One finding naming every timer in force on the path and the one whose value the observed durations
+    match: requests clustered at (attempts + 1) x perTryTimeout, at ingress-nginx's 60 s default, or at the
+    caller's own deadline. None when the durations are unknown or no proxy stands on the path."""
+    inc = ev.incident
+    observed = inc.duration_ms.p50 if inc.duration_ms.p50 is not None else inc.duration_ms.max
+    if observed is None or not routes:
+        return None
+    chain = timers(ev, routes)
+    if not chain:
+        return None
+    tol = float(p["match_tolerance"])
+    near = sorted((abs(t.ms - observed) / t.ms, i) for i, t in enumerate(chain)
+                  if math.isfinite(t.ms) and _near(observed, t.ms, tol))
+    path = " -> ".join(dict.fromkeys([inc.service] + [f"{r.kind} {r.name}" for r in sorted(
+        routes, key=lambda r: _ORDER.get(r.kind, 3))] + [inc.upstream]))
+    listed = "; ".join(f"{t.where}: {t.what}" if not t.caller else f"{t.where} {t.what}" for t in chain)
+    text = f"timeouts on the path {path}: {listed}. Requests end at {observed:g} ms (p50)"
+    if near:
+        best = chain[near[0][1]]
+        same = [chain[i] for d, i in near if d == near[0][0]]
+        if any(t.caller for t in same) and len(same) > 1:
+            return None                      # the caller's own and a proxy's end requests at the same time
+        if best.caller:
+            # the durations say the caller's timer fired; a route still wrong (a try below the p99) keeps its
+            # own finding, and this small weight does not outweigh it
+            return Finding("mesh-timeout", "against", float(p["weight_caller_fired"]), SOURCE,
+                           f"{text}: {best.where} ({best.what}) ended them, not a proxy's timer")
+        return Finding("mesh-timeout", "for", float(p["weight_explains"]), SOURCE,
+                       f"{text}: the timer that fired is {best.where}, {best.what}")
+    if inc.timeout_ms and observed < inc.timeout_ms * (1 - tol):
+        return Finding("mesh-timeout", "for", float(p["weight_unseen_timer"]), SOURCE,
+                       f"{text}, well before {inc.service}'s own {fmt_ms(inc.timeout_ms)}, and no timer read on "
+                       f"the path matches: a timer not read here ended them (a gateway, a load balancer, a "
+                       f"client library)")
+    return None
+
+
+def _invalid_findings(kube: KubeEvidence, p: Mapping[str, Param]) -> list[Finding]:
+    """An object on the route its proxy cannot read: its timeouts and retries are not what it says."""
+    return [Finding("mesh-timeout", "for", float(p["weight_invalid"]), SOURCE, f"{i.kind} {i.name}: {i.why}",
+                    facts={"namespace": i.name.split("/", 1)[0]}) for i in kube.invalid if i.bound]
 
 
 def _policy_findings(d: TrafficPolicy, p: Mapping[str, Param]) -> list[Finding]:
@@ -174,7 +255,8 @@ def _policy_findings(d: TrafficPolicy, p: Mapping[str, Param]) -> list[Finding]:
     "proxy_read_timeout_suggested", "proxy_next_upstream_tries_suggested", "caller_timeout"), params={
     "weight_retry_budget": 2.0, "weight_explains": 1.0, "weight_below_p99": 2.0, "weight_equal": 1.0,
     "weight_pool": 1.0, "weight_outlier": 0.5, "weight_headroom": 1.0, "weight_no_routes": 0.5,
-    "headroom_ratio": 2.0, "match_tolerance": 0.1, "tiny_pool": 10, "eject_after": 1,
+    "weight_ignored": 0.5, "weight_invalid": 1.0, "weight_caller_fired": 0.5, "weight_unseen_timer": 0.5,
+    "headroom_ratio": 2.0, "match_tolerance": 0.1, "near_p99_ratio": 1.1, "tiny_pool": 10, "eject_after": 1,
     # a proposed budget ends by fit_ratio x the caller's deadline, each try >= per_try_headroom x p99
     "fit_ratio": 0.9, "per_try_headroom": 1.2})
 def mesh_routes(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
@@ -186,6 +268,10 @@ def mesh_routes(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     out: list[Finding] = []
     for r in kube.routes:
         out += _route_findings(r, ev, p, p99, p99_from)
+    out += _invalid_findings(kube, p)
+    chain = timeout_chain(ev, kube.routes, p)
+    if chain is not None:
+        out.append(chain)
     for d in kube.policies:
         out += _policy_findings(d, p)
     mesh_kinds = ("virtualservices", "serviceprofiles", "ingresses")

@@ -179,6 +179,20 @@ class RouteTimeout:
     index: int | None = None               # position in spec.http (Istio) or spec.routes (Linkerd), for a patch
     # What the proxy does that the object does not say: a default it applies, a value it ignores.
     notes: tuple[str, ...] = ()
+    # Of those, what the object says and its proxy ignores or reads otherwise ("30s" where ingress-nginx
+    # takes whole seconds, an annotation prefix it does not read, a timeout of days): config that lies.
+    ignored: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InvalidConfig:
+    """A mesh or ingress object its proxy cannot read (an object where a duration string goes): left out,
+    said once. `bound`: it names the upstream, so the route to it is not what the object says."""
+
+    kind: str                              # VirtualService, DestinationRule, ServiceProfile, Ingress
+    name: str                              # namespace/name
+    why: str                               # one line: the field and what is wrong with it
+    bound: bool = False
 
 
 @dataclass(frozen=True)
@@ -213,6 +227,8 @@ class KubeEvidence:
     service: Service | None = None
     routes: tuple[RouteTimeout, ...] = ()
     policies: tuple[TrafficPolicy, ...] = ()
+    invalid: tuple[InvalidConfig, ...] = ()   # objects left out because their proxy cannot read them
+    notes: tuple[str, ...] = ()             # objects left out, namespaces not read: one line each
     # kind -> one line why it is unknown, e.g.
     # "hpas": "forbidden: cannot list horizontalpodautoscalers.autoscaling in namespace production"
     missing: Mapping[str, str] = field(default_factory=dict)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from .. import redact
 from ..errors import EvidenceError
@@ -19,6 +19,7 @@ from ..model.kube import (
     Container,
     Deployment,
     Event,
+    InvalidConfig,
     KubeEvidence,
     Node,
     Pod,
@@ -31,6 +32,8 @@ from ..model.kube import (
 from ..model.target import RawFiles, Target
 from . import mesh
 from .podhealth import pod_health, ts
+
+T = TypeVar("T")
 
 # file -> what a person calls that kind ("<resource>.<group>" as RBAC and 403 messages spell it)
 KINDS: dict[str, str] = {
@@ -108,6 +111,47 @@ def _items(files: RawFiles, kind: str, missing: dict[str, str], seen: list[str])
         raise EvidenceError(f"kubernetes/{kind}.json: field 'items': not a list in a {doc.get('kind')} document")
     seen.append(kind)
     return [i for i in items if isinstance(i, dict)]
+
+
+def _more_items(files: RawFiles, kind: str, notes: list[str]) -> list[Mapping[str, Any]]:
+    """`namespaces/<ns>/<kind>.json`: the same kind read namespace by namespace, where the cluster-wide list
+    was refused (sources/kubernetes.py); a Status among them is a note, not a missing kind."""
+    out: list[Mapping[str, Any]] = []
+    for name in sorted(files):
+        parts = name.split("/")
+        if len(parts) != 3 or parts[0] != "namespaces" or parts[2] != f"{kind}.json":
+            continue
+        doc = _doc(files, name)
+        if doc is None:
+            continue
+        if doc.get("kind") == "Status":
+            notes.append(f"{kind} in namespace {parts[1]}: {status_reason(doc, kind)}")
+            continue
+        items = doc.get("items")
+        if isinstance(items, list):
+            out += [i for i in items if isinstance(i, dict)]
+    return out
+
+
+def _obj_name(doc: object) -> str:
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    if not isinstance(meta, dict):
+        return "?"
+    ns = meta.get("namespace")
+    return f"{ns}/{meta.get('name', '')}" if ns else str(meta.get("name", ""))
+
+
+def _each(docs: list[Mapping[str, Any]], kind: str, parse: Callable[[Mapping[str, Any]], T],
+          notes: list[str]) -> list[T]:
+    """`parse` on each object: one with a field of an unexpected type is left out with a note naming it,
+    and every other object is still read (one bad object is one note, never the whole source)."""
+    out: list[T] = []
+    for d in docs:
+        try:
+            out.append(parse(d))
+        except mesh.OBJECT_ERRORS as e:
+            notes.append(f"{kind} {_obj_name(d)} left out: {mesh.one_line(e)}")
+    return out
 
 
 def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
@@ -346,42 +390,52 @@ def load(files: RawFiles, target: Target) -> KubeEvidence:
 def _load(files: RawFiles, target: Target) -> KubeEvidence:
     missing: dict[str, str] = {}
     seen: list[str] = []
-    errors = (_doc(files, "collection.json") or {}).get("errors") or {}
+    notes: list[str] = []
+    info = _doc(files, "collection.json") or {}
+    errors = info.get("errors") or {}
     ns, up, caller = _namespace(files, target), target.upstream, target.caller
+    caller_ns = str(info.get("caller_namespace") or target.incident.namespace or ns)
     now = target.window.end if target.window.end.tzinfo else target.window.end.replace(tzinfo=timezone.utc)
 
-    nodes = {n.name: n for n in (parse_node(d) for d in _items(files, "nodes", missing, seen))}
+    nodes = {n.name: n for n in _each(_items(files, "nodes", missing, seen), "node", parse_node, notes)}
     deps = _items(files, "deployments", missing, seen)
     dep_doc = next((d for d in deps if (d.get("metadata") or {}).get("name") == up), None) or \
         next((d for d in deps if _names(d, up)), None)
     caller_dep = next((d for d in deps if (d.get("metadata") or {}).get("name") == caller), None)
     rss = _items(files, "replicasets", missing, seen)
-    pods = [parse_pod(p, nodes, now) for p in _workload_pods(_items(files, "pods", missing, seen), up, dep_doc)]
-    caller_pods = [parse_pod(p, nodes, now)
-                   for p in _workload_pods(_items(files, "caller-pods", missing, seen), caller, caller_dep)]
-    deployment = parse_deployment(dep_doc, rss) if dep_doc else None
+    pods = _each(_workload_pods(_items(files, "pods", missing, seen), up, dep_doc), "pod",
+                 lambda p: parse_pod(p, nodes, now), notes)
+    caller_pods = _each(_workload_pods(_items(files, "caller-pods", missing, seen), caller, caller_dep), "pod",
+                        lambda p: parse_pod(p, nodes, now), notes)
+    deployment = next(iter(_each([dep_doc], "deployment", lambda d: parse_deployment(d, rss), notes)), None) \
+        if dep_doc else None
 
     dep_name = deployment.name if deployment else up
-    hpas = [parse_hpa(h) for h in _items(files, "hpas", missing, seen)]
+    hpas = _each(_items(files, "hpas", missing, seen), "horizontalpodautoscaler", parse_hpa, notes)
     hpa = next((h for h in hpas if h.target == f"Deployment/{dep_name}"), None)
 
     ours = {p.name for p in pods} | {dep_name, hpa.name if hpa else ""} | \
         {r.name for r in (deployment.replicasets if deployment else ())}
-    events = [e for e in (parse_event(d) for d in _items(files, "events", missing, seen))
+    events = [e for e in _each(_items(files, "events", missing, seen), "event", parse_event, notes)
               if e.object.split("/", 1)[-1] in ours and
               (e.last is None or target.window.start <= e.last <= target.window.end)]
-    usage = {u.pod: u for u in (parse_usage(d) for d in _items(files, "podmetrics", missing, seen))
+    usage = {u.pod: u for u in _each(_items(files, "podmetrics", missing, seen), "podmetrics", parse_usage, notes)
              if u.pod in {p.name for p in pods}}
     service = _service(_items(files, "services", missing, seen), _items(files, "endpoints", missing, seen), up)
 
-    routes = mesh.routes(_items(files, "virtualservices", missing, seen),
-                         _items(files, "serviceprofiles", missing, seen),
-                         _items(files, "ingresses", missing, seen), up, ns)
-    policies = mesh.policies(_items(files, "destinationrules", missing, seen), up, ns)
+    def mesh_items(kind: str) -> list[Mapping[str, Any]]:
+        return _items(files, kind, missing, seen) + _more_items(files, kind, notes)
+
+    invalid: list[InvalidConfig] = []
+    routes = mesh.routes(mesh_items("virtualservices"), mesh_items("serviceprofiles"), mesh_items("ingresses"),
+                         up, ns, caller_ns, invalid)
+    policies = mesh.policies(mesh_items("destinationrules"), up, ns, caller_ns, invalid)
+    notes += [f"{i.kind} {i.name} left out: {i.why}" for i in invalid]
+    notes += [str(n) for n in info.get("notes") or () if isinstance(n, str)]
     for kind, why in errors.items() if isinstance(errors, dict) else ():
         if kind in missing and missing[kind] == "not collected":
             missing[kind] = str(why)
     return KubeEvidence(namespace=ns, upstream=up, caller=caller, pods=tuple(pods), caller_pods=tuple(caller_pods),
                         deployment=deployment, hpa=hpa, events=tuple(sorted(events, key=lambda e: e.last or now)),
                         nodes=nodes, usage=usage, service=service, routes=tuple(routes), policies=tuple(policies),
-                        missing=missing, seen=tuple(seen))
+                        invalid=tuple(invalid), notes=tuple(dict.fromkeys(notes)), missing=missing, seen=tuple(seen))

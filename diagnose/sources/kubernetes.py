@@ -174,6 +174,29 @@ def _group_version(plan: _Plan, group: str, known: tuple[str, ...], kinds: tuple
     return next((v for v in known if v in served), preferred or None)
 
 
+MESH_ROOT = "istio-system"      # Istio's default root namespace (meshConfig.rootNamespace)
+
+
+def _fetch_across(plan: _Plan, kind: str, group_version: str, namespace: str, others: tuple[str, ...],
+                  notes: list[str]) -> None:
+    """One kind of mesh config wherever it may bind to the upstream: one cluster-wide List, or, when that is
+    refused (403) or larger than --max-response-bytes, one List per namespace it may live in (the upstream's
+    stored as `<kind>.json`, others as `namespaces/<ns>/<kind>.json`), said in a note."""
+    base = "/apis/" + group_version + "/"
+    doc = plan.fetch(kind, ApiPath(base + kind))
+    if doc is not None:
+        return
+    last = plan.calls[-1] if plan.calls else {}
+    if last.get("status") not in (403, "too large"):
+        return
+    why = "forbidden" if last.get("status") == 403 else "larger than --max-response-bytes"
+    plan.errors.pop(kind, None)
+    plan.fetch(kind, ApiPath(base + "namespaces/{namespace}/" + kind, namespace=namespace))
+    for ns in others:
+        plan.fetch(f"namespaces/{ns}/{kind}", ApiPath(base + "namespaces/{namespace}/" + kind, namespace=ns))
+    notes.append(f"{kind}: the cluster-wide list was {why}; read in namespaces " + ", ".join((namespace, *others)))
+
+
 def _fetch_pods(plan: _Plan, kind: str, namespace: str, name: str, deployments: Mapping[str, Any] | None) -> None:
     """The pods of the workload `name` as `<kind>.json`: by its Deployment's selector, else by naming labels."""
     pods = ApiPath("/api/v1/namespaces/{namespace}/pods", namespace=namespace)
@@ -208,8 +231,13 @@ def upstream_pods(get: Getter, namespace: str, upstream: str, deadline: float,
 
 
 def gather(get: Getter, namespace: str, upstream: str, caller: str, deadline: float,
-           clock: Callable[[], float] = time.monotonic) -> RawFiles:
+           clock: Callable[[], float] = time.monotonic, caller_namespace: str | None = None) -> RawFiles:
     """Every call this source makes, in order. The count depends on what is installed, never on pod count.
+
+    Mesh config may bind to the upstream from other namespaces: VirtualServices and DestinationRules are
+    listed cluster-wide (else in the upstream's, the caller's and the mesh root namespace), ServiceProfiles
+    in the upstream's and the caller's (where Linkerd reads them); Ingresses only in the upstream's, since an
+    Ingress backend names a Service of its own namespace.
 
     Names come from logs and clusters: a namespace that is not a namespace name is not queried at all (a
     source error), an upstream or caller that is not a name costs only the calls that would select by it."""
@@ -243,22 +271,29 @@ def gather(get: Getter, namespace: str, upstream: str, caller: str, deadline: fl
     if not skip("podmetrics", problems["upstream"]):
         plan.fetch("podmetrics", ApiPath("/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods",
                                          namespace=namespace), {"labelSelector": up_sel})
+    notes: list[str] = []
+    caller_ns = caller_namespace if caller_namespace and is_dns_label(caller_namespace) else namespace
+    others = tuple(n for n in dict.fromkeys((caller_ns, MESH_ROOT)) if n != namespace)
     istio = _group_version(plan, "networking.istio.io", ISTIO_VERSIONS, ("virtualservices", "destinationrules"))
     if istio:
         for kind in ("virtualservices", "destinationrules"):
-            plan.fetch(kind, ApiPath("/apis/networking.istio.io/{version}/namespaces/{namespace}/" + kind,
-                                     version=istio, namespace=namespace))
+            _fetch_across(plan, kind, f"networking.istio.io/{istio}", namespace, others, notes)
     linkerd = _group_version(plan, "linkerd.io", LINKERD_VERSIONS, ("serviceprofiles",))
     if linkerd:
         plan.fetch("serviceprofiles", ApiPath("/apis/linkerd.io/{version}/namespaces/{namespace}/serviceprofiles",
                                               version=linkerd, namespace=namespace))
+        if caller_ns != namespace:
+            plan.fetch(f"namespaces/{caller_ns}/serviceprofiles", ApiPath(
+                "/apis/linkerd.io/{version}/namespaces/{namespace}/serviceprofiles", version=linkerd,
+                namespace=caller_ns))
     plan.fetch("ingresses", ApiPath("/apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses",
                                     namespace=namespace))
 
     if plan.answered == 0:
         raise SourceError(f"no answer from the API server ({next(iter(plan.errors.values()), '?')})")
     plan.files["collection.json"] = (json.dumps({
-        "namespace": namespace, "upstream": upstream, "caller": caller, "calls": plan.calls, "errors": plan.errors,
+        "namespace": namespace, "upstream": upstream, "caller": caller, "caller_namespace": caller_ns,
+        "calls": plan.calls, "errors": plan.errors, "notes": notes,
     }, indent=1) + "\n").encode()
     return plan.files
 
@@ -349,7 +384,7 @@ def _collect(opts: SourceOptions, target: Target, deadline: float, temp_dir: str
     try:
         ns = namespace_for(opts, target, ctx_ns)
         return gather(_live_getter(api, dog, opts.max_response_bytes), ns, target.upstream, target.caller,
-                      deadline)
+                      deadline, caller_namespace=target.incident.namespace)
     finally:
         dog.close()
         api.close()

@@ -264,7 +264,8 @@ def test_the_demo_says_3_tries_and_proposes_no_per_try_below_the_upstream_p99() 
     top = analyze(ROOT / "fixtures" / "mesh-timeout")["causes"][0]
     texts = [e["summary"] for e in top["evidence"]]
     assert any("3 tries (attempts 2 + the first) x perTryTimeout 5s" in t and "capped by timeout 15s: at most 15s"
-               in t and "explains duration_ms 15000" in t for t in texts), texts
+               in t and "Requests end at 15000 ms (p50): the timer that fired is VirtualService" in t
+               for t in texts), texts
     assert not [t for t in texts if "3 attempts" in t]
     commands = [c for f in top["fixes"] for c in f["commands"]]
     assert any('"path":"/spec/http/0/timeout","value":"9s"' in c for c in commands), commands
