@@ -101,8 +101,9 @@ def _source_options(f: Callable[..., Any]) -> Callable[..., Any]:
                                         "any case (default: the one with most events)."),
         click.option("--service", help="Diagnose the incident of this caller, by any part of its name, any case "
                                        "(default: the one with most events)."),
-        click.option("--log", "logs", multiple=True, required=True, type=click.Path(allow_dash=True),
-                     help="A log with the incident: timeouts, refused connections (repeatable; - for standard input)."),
+        click.option("--log", "logs", multiple=True, type=click.Path(allow_dash=True),
+                     help="A log with the incident: timeouts, refused connections (repeatable; - for standard input). "
+                          "Required unless --from or -l reads the pods' logs."),
     ]
     for o in opts:
         f = o(f)
@@ -171,10 +172,12 @@ def run(logs: Sequence[str], bundle_out: str | None, runbook_name: str | None, f
     from .engine.diagnose import diagnose
     from .render.progress import Progress
 
-    target, scan = _target(logs, opts)
+    with Progress(enabled=_progress_on(fmt, output)) as progress:
+        early = _gather_logs(logs, opts, progress)
+    target, scan = _target(logs, opts, early)
     runbook = _runbook(runbook_name, target.incident.signal)
     with Progress(enabled=_progress_on(fmt, output)) as progress:
-        gathered = _gather(target, opts, progress)
+        gathered = {**early, **_gather(target, opts, progress)}
         if bundle_out:
             _write_bundle(bundle_out, target, gathered, scan)
         others = [i for i in scan.incidents if i is not target.incident]
@@ -191,9 +194,11 @@ def collect(logs: Sequence[str], out: str, **opts: Any) -> None:
     from .render.escape import one_line
     from .render.progress import Progress
 
-    target, scan = _target(logs, opts)
     with Progress(enabled=sys.stderr.isatty()) as progress:
-        gathered = _gather(target, opts, progress)
+        early = _gather_logs(logs, opts, progress)
+    target, scan = _target(logs, opts, early)
+    with Progress(enabled=sys.stderr.isatty()) as progress:
+        gathered = {**early, **_gather(target, opts, progress)}
     path = _write_bundle(out, target, gathered, scan)
     click.echo(f"bundle written: {one_line(path)}")
     for name, g in gathered.items():
@@ -349,14 +354,37 @@ def runbooks_validate(path: str | None) -> None:
 # --- helpers ----------------------------------------------------------------------------------------
 
 
-def _target(logs: Sequence[str], opts: dict[str, Any]):  # noqa: ANN202
+def _gather_logs(logs: Sequence[str], opts: dict[str, Any], progress: Any):  # noqa: ANN202
+    """The sources that give logs (pod-logs: --from, -l), gathered before the incident is known."""
+    from .engine.gather import gather
+    from .model.target import Target
+
+    source_opts = _source_opts(opts)
+    early = gather(source_opts, Target.before_incident(source_opts.namespace), progress.source, logs=True)
+    given = {n: g for n, g in early.items() if g.status.status != "skipped"}
+    if not logs and not given:
+        raise click.UsageError("give a log (--log PATH) or the pods to read logs from "
+                               "(--from deploy/NAME, -l SELECTOR)")
+    if not logs and all(g.status.status == "error" for g in given.values()):
+        from .errors import InputError
+
+        name, g = next(iter(given.items()))
+        raise InputError(f"no logs: {g.status.error}", path=name)
+    return early
+
+
+def _target(logs: Sequence[str], opts: dict[str, Any], early: Any = None):  # noqa: ANN202
     from .errors import NoIncidentError
     from .logs.scan import scan
     from .model.incident import Window
     from .model.signals import names
     from .sources.base import Target
 
-    result = scan(list(logs), keep_lines=10_000, stdin=sys.stdin.buffer if "-" in logs else None)
+    # The logs the sources gave (pod-logs/<pod>/<container>.log), scanned after --log's, as files are.
+    streams = {f"{name}/{rel}": data for name, g in (early or {}).items() if g.status.status == "ok"
+               for rel, data in sorted(g.files.items()) if rel.endswith(".log")}
+    inputs = [*logs, *streams]
+    result = scan(inputs, keep_lines=10_000, stdin=sys.stdin.buffer if "-" in logs else None, streams=streams)
     incidents = [i for i in result.incidents if _picked(i.service, opts.get("service"))
                  and _picked(i.upstream, opts.get("upstream"))]
     if not incidents:      # (scan itself raises InputError when no line at all was usable)
@@ -365,8 +393,9 @@ def _target(logs: Sequence[str], opts: dict[str, Any]):  # noqa: ANN202
         found = "; ".join(f"{i.service} -> {i.upstream} ({i.events} events)" for i in result.incidents[:10])
         more = f" and {len(result.incidents) - 10} more" if len(result.incidents) > 10 else ""
         candidates = f"; incidents found: {found}{more}" if found else ""
+        shown = ", ".join(inputs[:5]) + (f" and {len(inputs) - 5} more" if len(inputs) > 5 else "")
         raise NoIncidentError(f"no {names()}{wanted} found in "
-                              f"{', '.join(logs)} ({result.lines} lines read, {result.skipped} skipped)"
+                              f"{shown} ({result.lines} lines read, {result.skipped} skipped)"
                               f"{candidates}")
     # An exact name (any case) wins over names that only contain it; then the most events.
     exact = [i for i in incidents if all((opts.get(k) or "").lower() in ("", getattr(i, k).lower())

@@ -28,12 +28,14 @@ class Gathered:
     files: RawFiles
 
 
-def gather(opts: SourceOptions, target: Target, progress: Progress | None = None) -> dict[str, Gathered]:
-    """Every registered source, in the registry's order: skipped, or collected on a thread of its own."""
+def gather(opts: SourceOptions, target: Target, progress: Progress | None = None,
+           logs: bool = False) -> dict[str, Gathered]:
+    """Every registered source, in the registry's order: skipped, or collected on a thread of its own.
+    `logs`: the sources that give logs instead (pod-logs), collected for `Target.before_incident`."""
     out: dict[str, Gathered] = {}
     running: dict[str, tuple[threading.Thread, dict[str, object], float]] = {}
     lock = threading.Lock()
-    everyone = registered_sources()
+    everyone = tuple(s for s in registered_sources() if bool(getattr(s, "gives_logs", False)) == logs)
 
     # The budget starts now: importing a client library is part of what a source costs, so that the
     # run as a whole ends within --timeout of here, whatever the sources do.

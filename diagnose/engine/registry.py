@@ -15,10 +15,11 @@ from typing import Any, Iterable, Mapping
 from ..checks import MODULES
 from ..model.check import MARK, CheckFunc, CheckSpec
 from ..parsers import kubernetes as kube_parser
+from ..parsers import pod_logs as pod_logs_parser
 from ..parsers import postgres as pg_parser
 from ..parsers import prometheus as prom_parser
 from ..parsers import thread_dumps as dump_parser
-from ..sources import kube_exec, kubernetes, postgres, prometheus, thread_dumps
+from ..sources import kube_exec, kubernetes, pod_logs, postgres, prometheus, thread_dumps
 from ..sources.base import Source, SourceDef
 
 # The evidence the engine makes itself, from the logs: a check may need it, no source may take its name.
@@ -39,6 +40,10 @@ BUILT_IN_SOURCES: tuple[Source[Any], ...] = (
     # Its files are read with the thread-dumps source's (feeds); on their own they are thread dumps all the same.
     SourceDef(kube_exec.NAME, kube_exec.OPTIONS, kube_exec.skip_reason, kube_exec.collect, dump_parser.load,
               imports=kube_exec.IMPORTS, feeds=kube_exec.FEEDS, moved_from=kube_exec.MOVED_FROM),
+    # Gives logs: collected before the incident is known (engine.gather, logs=True), scanned with --log's;
+    # listed in a report only when given (--from, -l).
+    SourceDef(pod_logs.NAME, pod_logs.OPTIONS, pod_logs.skip_reason, pod_logs.collect, pod_logs_parser.load,
+              imports=pod_logs.IMPORTS, gives_logs=True),
 )
 
 

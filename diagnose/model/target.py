@@ -7,6 +7,7 @@ Shared by the sources (which collect files for a target), the parsers (which rea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Dict
 
 from .incident import Incident, Window
@@ -23,6 +24,13 @@ class Target:
     incident: Incident
     window: Window
     namespace: str | None = None
+
+    @classmethod
+    def before_incident(cls, namespace: str | None, now: datetime | None = None) -> Target:
+        """What a source that gives logs is collected for: no incident yet, the namespace if given."""
+        now = now or datetime.now(timezone.utc)
+        return cls(incident=Incident(service="", upstream="", events=0, first_seen=None, last_seen=None,
+                                     timeout_ms=None), window=Window(now, now, now), namespace=namespace)
 
     @property
     def upstream(self) -> str:

@@ -82,7 +82,9 @@ class Source(Protocol[E_co]):
     `name` is the source's name everywhere: its folder in a bundle, its entry in the report's sources and
     in a check's `needs`. `feeds` names another source whose evidence this one's files join (read by that
     source's `load`, under `<name>/`); such a source has no evidence or report entry of its own.
-    `moved_from` is (source, prefix): where bundles written before this source existed kept its files."""
+    `moved_from` is (source, prefix): where bundles written before this source existed kept its files.
+    A source that `gives_logs` (pod-logs) is collected before the incident is known, with a `Target`
+    that names only the namespace (`Target.before_incident`); its `*.log` files are scanned with --log's."""
 
     @property
     def name(self) -> str: ...
@@ -94,6 +96,8 @@ class Source(Protocol[E_co]):
     def feeds(self) -> str | None: ...
     @property
     def moved_from(self) -> tuple[str, str] | None: ...
+    @property
+    def gives_logs(self) -> bool: ...   # its `*.log` files are logs: collected before the incident (see gather)
 
     def skip_reason(self, opts: SourceOptions) -> str | None:
         """None when the source was given; otherwise one line saying why it is skipped ("no --pg-dsn given")."""
@@ -122,3 +126,4 @@ class SourceDef(Generic[E]):
     imports: tuple[str, ...] = ()
     feeds: str | None = None
     moved_from: tuple[str, str] | None = None
+    gives_logs: bool = False

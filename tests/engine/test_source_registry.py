@@ -163,7 +163,7 @@ def _dumps() -> dict[str, bytes]:
 
 def test_exec_thread_dumps_is_a_source_that_feeds_thread_dumps_and_is_not_listed_apart() -> None:
     assert [s.name for s in sources()] == ["kubernetes", "prometheus", "postgres", "thread-dumps",
-                                          "exec-thread-dumps"]
+                                          "exec-thread-dumps", "pod-logs"]
     assert "exec-thread-dumps" not in [s.name for s in evidence_sources()]
     bundle = read(DEADLOCK)
     target, _ = from_bundle(bundle)

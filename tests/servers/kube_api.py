@@ -27,6 +27,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from fixtures.build.kubernetes import answer
 
 TOKEN = "test-token-not-a-secret"
 EXEC_PATH = re.compile(r"/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<pod>[^/]+)/exec")
+LOG_PATH = re.compile(r"/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<pod>[^/]+)/log")
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"          # RFC 6455 section 1.3
 # What this server speaks, in no order of its own: like the API server, it takes the first protocol in the
 # client's list that it knows. v4 is the one whose error channel carries the JSON Status document.
@@ -45,6 +47,8 @@ STDOUT, STDERR, ERROR = 1, 2, 3
 
 # (pod, container, command) -> (stdout, stderr, exit code)
 ExecTable = dict[tuple[str, str, tuple[str, ...]], tuple[bytes, bytes, int]]
+# (pod, container, previous) -> the container's log: (when the runtime wrote it, the line)
+LogTable = dict[tuple[str, str, bool], list[tuple[datetime, str]]]
 
 
 @dataclass
@@ -98,6 +102,7 @@ class KubeAPI:
     slow: dict[str, float] = field(default_factory=dict)                # path -> seconds to wait first
     requests: list[Request] = field(default_factory=list)
     exec_results: ExecTable = field(default_factory=dict)
+    logs: LogTable = field(default_factory=dict)
     exec_protocols: tuple[str, ...] = EXEC_PROTOCOLS
     tls: TLS | None = None
     _server: ThreadingHTTPServer | None = None
@@ -134,6 +139,12 @@ class KubeAPI:
                 if parts.path in api.statuses:
                     doc = api.statuses[parts.path]
                     status = int(doc.get("code", 500))
+                elif (m := LOG_PATH.fullmatch(parts.path)) is not None:
+                    status, text = _log(api, m["ns"], m["pod"], query)
+                    if isinstance(text, bytes):
+                        self.send_body(status, "text/plain", text)
+                        return
+                    doc = text
                 elif (m := EXEC_PATH.fullmatch(parts.path)) is not None:
                     refused = _Exec(api, self, m["ns"], m["pod"], query.get("container", ""), command).serve()
                     if refused is None:
@@ -141,13 +152,17 @@ class KubeAPI:
                     status, doc = refused
                 else:
                     status, doc = answer(api.docs, parts.path, query)
+                    if status == 404:
+                        status, doc = _one(api.docs, parts.path, status, doc)
                 self.send_status(status, doc)
 
             def send_status(self, status: int, doc: dict[str, Any]) -> None:
-                body = json.dumps(doc).encode()
+                self.send_body(status, "application/json", json.dumps(doc).encode())
+
+            def send_body(self, status: int, content_type: str, body: bytes) -> None:
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(body)))
                     self.send_header("Audit-Id", "6f1c0e5a-0000-4000-8000-000000000000")
                     self.end_headers()
@@ -214,6 +229,55 @@ def secret_list(namespace: str) -> dict[str, Any]:
               "data": {"tls.crt": base64.b64encode(b"cert").decode(),
                        "tls.key": base64.b64encode(pem.encode()).decode()}}
     return {"kind": "SecretList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": [secret]}
+
+
+def _one(docs: dict[str, dict[str, Any]], path: str, status: int, doc: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """GET of one object (`.../deployments/NAME`): the item of its List, as the API server answers it."""
+    collection, _, name = path.rpartition("/")
+    items = (docs.get(collection) or {}).get("items")
+    if items is None:
+        return status, doc
+    found = next((i for i in items if i["metadata"]["name"] == name), None)
+    if found is None:
+        kind = collection.rsplit("/", 1)[1]
+        return 404, _status(404, "NotFound", f'{kind} "{name}" not found', {"name": name, "kind": kind})
+    return 200, found
+
+
+def _log(api: KubeAPI, ns: str, pod_name: str, query: dict[str, str]) -> tuple[int, bytes | dict[str, Any]]:
+    """pods/log as the API server answers it (k8s.io/kubernetes pkg/registry/core/pod/rest/log.go and the
+    kubelet's GetContainerLogs): `container` required when the pod has more than one; `previous=true` is a
+    400 when the container has not restarted ("previous terminated container ... not found"); `sinceSeconds`
+    keeps the lines written since then; `timestamps=true` starts each line with its RFC 3339 time (nanoseconds);
+    `limitBytes` cuts the answer after that many bytes, mid-line if need be."""
+    items = (api.docs.get(f"/api/v1/namespaces/{ns}/pods") or {}).get("items") or ()
+    pod = next((p for p in items if p["metadata"]["name"] == pod_name), None)
+    if pod is None:
+        return 404, _status(404, "NotFound", f'pods "{pod_name}" not found', {"name": pod_name, "kind": "pods"})
+    spec = pod["spec"]
+    names = [c["name"] for c in spec.get("initContainers") or ()] + [c["name"] for c in spec["containers"]]
+    container = query.get("container", "")
+    if not container:
+        if len(spec["containers"]) != 1:
+            return 400, _status(400, "BadRequest", f"a container name must be specified for pod {pod_name}, "
+                                f"choose one of: [{' '.join(names)}]")
+        container = spec["containers"][0]["name"]
+    if container not in names:
+        return 400, _status(400, "BadRequest", f"container {container} is not valid for pod {pod_name}")
+    previous = query.get("previous") == "true"
+    if previous and (pod_name, container, True) not in api.logs:
+        return 400, _status(400, "BadRequest",
+                            f'previous terminated container "{container}" in pod "{pod_name}" not found')
+    lines = api.logs.get((pod_name, container, previous), [])
+    if "sinceSeconds" in query:
+        since = datetime.now(timezone.utc) - timedelta(seconds=int(query["sinceSeconds"]))
+        lines = [(t, line) for t, line in lines if t >= since]
+    stamp = query.get("timestamps") == "true"
+    body = b"".join(((t.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z ") * stamp + line + "\n").encode()
+                    for t, line in lines)
+    if "limitBytes" in query:
+        body = body[:int(query["limitBytes"])]
+    return 200, body
 
 
 def _status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
