@@ -165,7 +165,9 @@ def extract(archive: Path, into: Path) -> Path:
         raise BundleError(f"refused: {e}", path=shown) from None
     except (tarfile.TarError, EOFError, OSError, ValueError, RecursionError) as e:
         # RecursionError: a chain of long-name headers, each naming the next (tarfile recurses per header).
-        raise BundleError(f"not a readable .tar.gz bundle: {str(e) or e.__class__.__name__}", path=shown) from None
+        # tarfile's "r:*" message lists every method it tried, a line each: only its first line is kept.
+        detail = (str(e) or e.__class__.__name__).splitlines()[0].strip().rstrip(":")
+        raise BundleError(f"not a bundle: a directory or a .tar.gz of one ({detail})", path=shown) from None
     if (into / MANIFEST).is_file():
         return into
     tops = [d for d in into.iterdir() if d.is_dir() and (d / MANIFEST).is_file()]

@@ -190,3 +190,11 @@ def test_an_honest_archive_still_reads(tmp_path):
     started = time.monotonic()
     assert read(path).files["prometheus"] == {"cpu.json": b"{}"}
     assert time.monotonic() - started < MAX_SECONDS
+
+
+@pytest.mark.parametrize("content", [b"hello\n", bytes(range(256)) * 12, gzip.compress(b"not a tar at all" * 100)],
+                         ids=["text", "random", "gzip-of-text"])
+def test_a_file_that_is_not_an_archive_is_refused_in_one_line_saying_so(tmp_path, content):
+    path = tmp_path / "x.tar.gz"
+    path.write_bytes(content)
+    analyze_refuses(path, "x.tar.gz: not a bundle: a directory or a .tar.gz of one")

@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fuzz.mutate import (
     FIXTURES,
     SCENARIOS,
@@ -119,8 +118,6 @@ def test_a_mutated_bundle_is_read_or_refused_with_a_bundle_error(case: BundleCas
                 assert isinstance(bundle, store.Bundle)
 
 
-@pytest.mark.xfail(strict=False, reason="bundle/store.py extract (another helper's area, issue 9): a corrupt "
-                                       "archive's BundleError carries tarfile's multi-line message")
 def test_a_corrupt_archive_is_refused_in_one_line() -> None:
     with tempfile.TemporaryDirectory(prefix="diagnose-fuzz-") as tmp:
         data = bytearray(gzip.compress(b"not a tar at all" * 100))
