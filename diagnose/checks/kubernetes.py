@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Mapping
 
@@ -91,13 +92,13 @@ def pod_resources(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         when = max((u.timestamp for x in hot if (u := kube.usage.get(x.name)) and u.timestamp), default=None)
         out.append(Finding("overload", "for", float(p["weight_cpu"]), SOURCE,
                            f"CPU at {peak:.0%} of limit on {len(hot)}/{n} pods ({_names(hot)}) at {_hhmm(when)} "
-                           f"(metrics.k8s.io)", facts=dict(facts, cpu_limit_ratio=round(peak, 3))))
+                           f"(metrics.k8s.io)", facts=dict(facts, cpu_limit_ratio=round(peak, 3)), kind="cpu"))
     full = [pod for pod in kube.pods if mem.get(pod.name, 0.0) >= float(p["mem_limit_ratio"])]
     if full:
         peak = max(mem[x.name] for x in full)
         out.append(Finding("overload", "for", float(p["weight_mem"]), SOURCE,
                            f"memory at {peak:.0%} of limit on {len(full)}/{n} pods ({_names(full)})",
-                           facts=dict(facts)))
+                           facts=dict(facts), kind="memory"))
     hpa = kube.hpa
     view = hpa_view(ev)
     if hpa is not None and hpa.at_max:
@@ -105,12 +106,12 @@ def pod_resources(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         other = f"; {view.conflict}" if view is not None and view.conflict else ""
         out.append(Finding("overload", "for", float(p["weight_hpa_max"]), SOURCE,
                            f"HPA {kube.namespace}/{hpa.name} at its maximum: {hpa.current}/{hpa.max_replicas} "
-                           f"replicas{why}{other}", facts=dict(facts)))
+                           f"replicas{why}{other}", facts=dict(facts), kind="hpa"))
     dep = kube.deployment
     if dep is not None and dep.ready < dep.desired:
         out.append(Finding("overload", "for", float(p["weight_not_ready"]), SOURCE,
                            f"Deployment {dep.namespace}/{dep.name}: {dep.ready}/{dep.desired} replicas ready",
-                           facts=dict(facts)))
+                           facts=dict(facts), kind="replicas"))
     # A container's last termination before the window is history: said, marked stale and weighed down
     # (ranking's stale_discount), and only when none in the window says more.
     oom = [(pod, c) for pod in kube.pods for c in pod.containers if c.last_reason == "OOMKilled" and
@@ -121,30 +122,32 @@ def pod_resources(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         first = min(c.last_finished for _, c in oom if c.last_finished)
         out.append(Finding("overload", "for", float(p["weight_oom"]), SOURCE,
                            f"OOMKilled in the window on {len({x.name for x, _ in oom})}/{n} pods "
-                           f"({_names([x for x, _ in oom])}) at {_hhmm(first)}", onset=first, facts=dict(facts)))
+                           f"({_names([x for x, _ in oom])}) at {_hhmm(first)}", onset=first, facts=dict(facts),
+                           kind="oom"))
     elif old_oom:
         last = max(c.last_finished for _, c in old_oom if c.last_finished)
         out.append(Finding("overload", "for", float(p["weight_oom"]), SOURCE,
                            f"last termination OOMKilled on {len({x.name for x, _ in old_oom})}/{n} pods "
                            f"({_names([x for x, _ in old_oom])}), the latest at {_day_hhmm(last)}",
-                           facts=dict(facts), stale=f"OOMKilled {before(ev.window, last)}"))
+                           facts=dict(facts), stale=f"OOMKilled {before(ev.window, last)}", kind="oom"))
     restarted, old_restarts = _restarted(kube, ev.window.start)
     if restarted:
         out.append(Finding("overload", "for", float(p["weight_restarts"]), SOURCE,
                            f"containers restarted in the window on {len(restarted)}/{n} pods ({_names(restarted)})",
-                           facts=dict(facts)))
+                           facts=dict(facts), kind="restarts"))
     elif old_restarts:
         last = max(old_restarts.values())
         pods = [x for x in kube.pods if x.name in old_restarts]
         out.append(Finding("overload", "for", float(p["weight_restarts"]), SOURCE,
                            f"containers restarted on {len(pods)}/{n} pods ({_names(pods)}), the latest at "
-                           f"{_day_hhmm(last)}", facts=dict(facts), stale=f"restarted {before(ev.window, last)}"))
+                           f"{_day_hhmm(last)}", facts=dict(facts), stale=f"restarted {before(ev.window, last)}",
+                           kind="restarts"))
     if dep is not None:
         change = dep.rollout_in(ev.window.start, ev.window.end)
         if change is not None and out:
-            out = [Finding(f.cause, f.direction, f.weight, f.source, f.summary + f"; rollout to revision "
-                           f"{change.revision} ({', '.join(change.images)}) at {_hhmm(change.created)}",
-                           f.onset, dict(f.facts, rollout_revision=change.revision), f.stale) for f in out]
+            out = [replace(f, summary=f.summary + f"; rollout to revision {change.revision} "
+                           f"({', '.join(change.images)}) at {_hhmm(change.created)}",
+                           facts=dict(f.facts, rollout_revision=change.revision)) for f in out]
     # headroom is said unless a finding on the incident's own data argues for overload (older ones do not)
     fresh = [f for f in out if not f.stale]
     if not fresh and cpu and len(cpu) == n and max(cpu.values()) < float(p["idle_ratio"]) and \

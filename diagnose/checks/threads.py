@@ -100,7 +100,7 @@ def _cycle_findings(ev: ThreadEvidence, p: Mapping[str, Param],
                    "code_locations": ", ".join(dict.fromkeys(_where(e.frame) for e in c.edges)),
                    # the two (or more) places that take the locks in opposite order
                    "lock_sites": " and ".join(dict.fromkeys(_site(e.frame) for e in c.edges)),
-                   "blocked": n_piled}))
+                   "blocked": n_piled}, kind="lock-cycle"))
     return out
 
 
@@ -136,7 +136,7 @@ def _hotspot_findings(ev: ThreadEvidence, p: Mapping[str, Param], in_cycle: set[
             facts={"code_location": _where(h.owner_frame or h.waiter_frame), "lock": h.lock.label,
                    "threads": ", ".join(((h.owner,) if h.owner else ()) + h.waiters[:5]), "pod": h.pod,
                    "blocked": n, "holder": h.owner or "", "requests_stopped": h.request_stopped,
-                   "request_threads": h.request_threads}))
+                   "request_threads": h.request_threads}, kind="blocked-threads"))
     return out
 
 
@@ -165,7 +165,11 @@ def _pool_findings(ev: ThreadEvidence, p: Mapping[str, Param]) -> list[Finding]:
                      f"none waiting: the pool is saturated by CPU" if resource == "cpu" else
                      f"{share} threads of pool {pool} on {_pods(pods, len(ev.pods))} wait {what}, called from {where}"),
             facts={"code_location": where, "pool": pool, "pod": w.pod, "pods": ", ".join(pods),
-                   "waiting": w.waiting, "pool_size": w.size, "threads": pool + "-*", "resource": detail or resource}))
+                   "waiting": w.waiting, "pool_size": w.size, "threads": pool + "-*", "resource": detail or resource},
+            # threads seen waiting on the database are the database's doing: the pool's saturation, and
+            # threads BLOCKED behind them, are its effect (runbook relations)
+            kind="cpu" if resource == "cpu" else "pool-wait",
+            explains=("pool-wait", "blocked-threads") if db else ()))
     return out
 
 
@@ -190,7 +194,7 @@ def _go_findings(ev: ThreadEvidence, p: Mapping[str, Param]) -> list[Finding]:
             summary=(f"{g.count} goroutines on pod {g.pod} stuck in [{g.reason}] for up to {g.max_minutes:g} minutes "
                      f"in {_where(g.frame)}"),
             facts={"code_location": _where(g.frame), "pod": g.pod, "threads": f"{g.count} goroutines",
-                   "lock": g.reason, "minutes": g.max_minutes}))
+                   "lock": g.reason, "minutes": g.max_minutes}, kind="blocked-threads"))
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import string
 from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Iterable, Mapping, Sequence
 
 from ..model.finding import CheckResult, Fact, Finding
@@ -135,7 +136,10 @@ def _discount_stale(runbook: Runbook, findings: list[Finding], weights: dict[int
 
 def _apply_relations(runbook: Runbook, findings: list[Finding]
                      ) -> tuple[dict[int, float], dict[str, list[str]], dict[str, list[str]]]:
-    """Discount an effect's findings that began after its cause's first signal (data shows the order).
+    """Discount the findings of an effect that its cause can produce (the relation's `kinds`) and that the
+    data shows to be its doing: begun after the cause's first signal, or within the data's resolution of
+    it (simultaneous) when a finding of the cause measured the mechanism (`explains` names the kind).
+    Findings of other kinds, and those begun before the cause, keep their weight.
 
     Returns the weight of every finding, the causes each effect was found to follow, and notes per cause.
     """
@@ -143,23 +147,53 @@ def _apply_relations(runbook: Runbook, findings: list[Finding]
     effect_of: dict[str, list[str]] = {}
     notes: dict[str, list[str]] = {}
     for rel in runbook.relations:
-        cause_onsets = [f.onset for f in findings if f.cause == rel.cause and f.direction == "for" and f.onset]
-        if not cause_onsets:
+        causing = [f for f in findings if f.cause == rel.cause and f.direction == "for"
+                   and (not rel.by or f.kind in rel.by)]
+        timed = [f for f in causing if f.onset]
+        measured = {k for f in causing for k in f.explains}
+        effect = [f for f in findings if f.cause == rel.effect and f.direction == "for"
+                  and (not rel.kinds or f.kind in rel.kinds)]
+        if not effect or not (timed or measured):
             continue
-        first = min(cause_onsets)
-        effect = [f for f in findings if f.cause == rel.effect and f.direction == "for"]
-        later = [f for f in effect if f.onset and f.onset > first]
-        if not later:
-            continue
-        # Once the data shows the effect following its cause, the same symptoms seen without a time
-        # (a CPU reading from `kubectl top`, say) are read the same way; only what began first is spared.
+        first = min(timed, key=lambda f: f.onset or datetime.max.replace(tzinfo=timezone.utc)) if timed else None
+        later: list[Finding] = []
+        together: list[Finding] = []
+        before: list[Finding] = []
         for f in effect:
-            if f.onset is None or f.onset > first:
+            if f.onset is None or first is None or first.onset is None:
+                continue
+            # Onsets closer than the data can tell apart (one Prometheus step) are simultaneous.
+            gap = (f.onset - first.onset).total_seconds()
+            if abs(gap) <= max(f.resolution, first.resolution):
+                (together if f.kind in measured else before).append(f)
+            elif gap > 0:
+                later.append(f)
+            else:
+                before.append(f)
+        # What the mechanism measured (GC's share of the CPU used) explains its kinds unless the data shows
+        # that evidence beginning before the cause did.
+        mechanism = bool(measured) and not any(f.kind in measured for f in before)
+        if not later and not together and not mechanism:
+            continue
+        discounted = []
+        for f in effect:
+            if f in later or f in together or (f.onset is None and (later or together)) or (
+                    mechanism and f.kind in measured and f not in before):
                 weights[id(f)] = f.weight * rel.discount
+                discounted.append(f)
+        if not discounted:
+            continue
         effect_of.setdefault(rel.effect, []).append(rel.cause)
+        kinds = ", ".join(sorted({f.kind or "?" for f in discounted}))
+        if later and first is not None and first.onset is not None:
+            why = (f"began after {rel.cause} did ({clock(first.onset)} vs "
+                   f"{clock(min(f.onset for f in later if f.onset))})")
+        else:
+            why = f"are what {rel.cause} does (measured: {', '.join(sorted(measured))})"
+            if together:
+                why = f"began with {rel.cause} (within the data's resolution) and " + why
         notes.setdefault(rel.effect, []).append(
-            f"{len(later)} signal(s) began after {rel.cause} did ({clock(first)} vs "
-            f"{clock(min(f.onset for f in later if f.onset))}): read as an effect of {rel.cause}, "
+            f"{len(discounted)} finding(s) ({kinds}) {why}: read as an effect of {rel.cause}, "
             f"weight x{rel.discount:g}")
     return weights, effect_of, notes
 

@@ -66,11 +66,16 @@ class Step:
 
 @dataclass(frozen=True)
 class Relation:
-    """`cause` can produce `effect`'s symptoms: when cause's signals start first, effect's are discounted."""
+    """`cause` can produce `effect`'s symptoms of the given `kinds` (the findings' `kind`): when cause's
+    signals start first, or together with them and a finding of cause measured the mechanism, those
+    findings of effect are discounted (docs/ranking.md). Empty `kinds` (code only; a runbook must name
+    them): every finding of effect."""
 
     cause: str
     effect: str
     discount: float
+    kinds: tuple[str, ...] = ()
+    by: tuple[str, ...] = ()    # the kinds of cause's findings that carry the mechanism; empty: all of them
 
 
 @dataclass(frozen=True)
@@ -328,14 +333,24 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
                             if root.get("relations") is not None else []):
         at = ("relations", i)
         need(at, dict, "a mapping")
-        _only(doc, at, rel, {"cause", "explains", "discount"})
+        _only(doc, at, rel, {"cause", "explains", "discount", "kinds", "by"})
         for key in ("cause", "explains"):
             if need(at + (key,), str, "a cause id") not in causes:
                 raise doc.fail(at + (key,), f"{rel[key]!r} is not a cause of this runbook")
         discount = need(at + ("discount",), (int, float), "a number in [0, 1]")
         if not 0 <= discount <= 1:
             raise doc.fail(at + ("discount",), "discount must be in [0, 1]")
-        relations.append(Relation(rel["cause"], rel["explains"], float(discount)))
+        # Which evidence of the effect the cause can produce: a relation by onset order alone would discount
+        # symptoms the cause cannot make (a traffic surge read as an effect of a database lock).
+        kinds = need(at + ("kinds",), list, "a list of finding kinds (cpu, throttling, pool-wait, ...)")
+        if not kinds:
+            raise doc.fail(at + ("kinds",), "name at least one kind of the effect's evidence the cause produces")
+        for j in range(len(kinds)):
+            need(at + ("kinds", j), str, "a finding kind")
+        by = need(at + ("by",), list, "a list of the cause's finding kinds") if "by" in rel else []
+        for j in range(len(by)):
+            need(at + ("by", j), str, "a finding kind")
+        relations.append(Relation(rel["cause"], rel["explains"], float(discount), tuple(kinds), tuple(by)))
 
     verdicts = {"likely": 0.7, "possible": 0.4, "unlikely": 0.15}
     if "verdicts" in root:

@@ -30,6 +30,15 @@ class Finding:
     # Set when the data behind it predates the incident window ("dump taken 3 h before the incident"):
     # ranking weighs it down (the runbook's stale_discount) and every output shows why.
     stale: str | None = None
+    # What the finding shows, so a relation can say which evidence of a cause another cause produces
+    # (docs/ranking.md, "Cause before effect"): "cpu", "throttling", "traffic", "pool-wait", "oom", ...
+    kind: str | None = None
+    # Seconds within which `onset` cannot be told apart from another (the Prometheus step): two onsets
+    # closer than the coarser of their resolutions are simultaneous.
+    resolution: float = 0.0
+    # Kinds of another cause's evidence this finding measured to be its own doing (GC's share of the CPU
+    # used covers "cpu" and "throttling"): the mechanism that decides when onsets are simultaneous.
+    explains: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         from .incident import iso
@@ -40,6 +49,8 @@ class Finding:
             out["onset"] = iso(self.onset)
         if self.stale:
             out["stale"] = self.stale
+        if self.kind:
+            out["kind"] = self.kind
         return out
 
 

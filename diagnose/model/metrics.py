@@ -24,6 +24,8 @@ class Signal:
     # older range): the time of the last sample. by_series and peak then hold the peaks of those older
     # samples, and a finding resting on them is marked stale (docs/ranking.md, "Stale evidence").
     ended: datetime | None = None
+    # The query's step in seconds: onsets closer than this cannot be told apart (docs/ranking.md).
+    step: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,8 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b if b > 0 else None
 
 
-def signal(name: str, unit: str, group: dict[str, Series], target: Target, query: str) -> Signal | None:
+def signal(name: str, unit: str, group: dict[str, Series], target: Target, query: str,
+           step: float = 0.0) -> Signal | None:
     """The rule in the module docstring, on one signal."""
     group = {k: s for k, s in group.items() if s.points}
     if not group:
@@ -179,7 +180,8 @@ def signal(name: str, unit: str, group: dict[str, Series], target: Target, query
     last_t = times[-1]
     return Signal(name=name, unit=unit, by_series=by_series, peak=max(by_series.values()) if by_series else None,
                   baseline=baseline, onset=onset, query=query,
-                  worst=dict(group[worst_key].labels) if worst_key else {}, last=curve[last_t], ended=ended)
+                  worst=dict(group[worst_key].labels) if worst_key else {}, last=curve[last_t], ended=ended,
+                  step=step)
 
 
 # family -> [(signal name, unit, group keys, label match)]: the plain signals read straight off a family.
@@ -197,7 +199,9 @@ PLAIN: dict[str, list[tuple[str, str, tuple[str, ...], dict[str, str]]]] = {
                  ("replicas_available", "count", ("deployment",), {"kind": "available"})],
     "hpa": [("hpa_current_replicas", "count", ("hpa",), {"kind": "current"}),
             ("hpa_max_replicas", "count", ("hpa",), {"kind": "max"})],
-    "traffic": [("request_rate", "per_second", (), {})],
+    "traffic": [("request_rate", "per_second", (), {"kind": "requests"}),
+                ("caller_request_rate", "per_second", (), {"kind": "source"}),
+                ("retry_rate", "per_second", (), {"kind": "retry"})],
     "latency_upstream": [("upstream_latency_p99_ms", "ms", (), {})],
     "latency_caller": [("caller_latency_p99_ms", "ms", (), {})],
     "jvm_gc": [("gc_time_fraction", "ratio", ("pod",), {"kind": "time"}),
@@ -213,6 +217,9 @@ PLAIN: dict[str, list[tuple[str, str, tuple[str, ...], dict[str, str]]]] = {
     "db_pool": [("db_pool_pending", "count", ("pod", "pool"), {"kind": "pending"}),
                 ("db_pool_acquire_max_seconds", "seconds", ("pod", "pool"), {"kind": "acquire_max"})],
 }
+
+# Families whose series once carried no `kind` label (bundles written before): the kind they meant.
+UNLABELLED = {"traffic": "requests"}
 
 # derived signal -> (unit, (family, keys, match) numerator, (family, keys, match) denominator, op)
 Part = tuple[str, tuple[str, ...], dict[str, str]]
@@ -237,6 +244,7 @@ def load(files: RawFiles, target: Target) -> MetricsEvidence:
     query: dict[str, str] = {}
     missing: dict[str, str] = {}
     notes: list[str] = []
+    step: dict[str, float] = {}
     for path in sorted(files):
         if not path.endswith(".json"):
             continue
@@ -248,6 +256,7 @@ def load(files: RawFiles, target: Target) -> MetricsEvidence:
         if not isinstance(doc, dict):
             raise EvidenceError(f"prometheus/{path}: not a JSON object")
         query[family] = str(doc.get("query", ""))
+        step[family] = _step(doc.get("step"))
         if doc.get("error"):
             missing[family] = f"query failed: {' '.join(str(doc['error']).split())[:300]}"
             continue
@@ -263,6 +272,10 @@ def load(files: RawFiles, target: Target) -> MetricsEvidence:
         if not any(s.points for s in series):
             missing[family] = "no series in the window (not exported, or not scraped for these pods)"
             continue
+        if family in UNLABELLED:
+            # an answer from before the family had kinds: its one series is the plain one
+            series = [x if "kind" in x.labels else Series({**x.labels, "kind": UNLABELLED[family]}, x.points)
+                      for x in series]
         families[family] = series
 
     signals: dict[str, Signal] = {}
@@ -270,14 +283,17 @@ def load(files: RawFiles, target: Target) -> MetricsEvidence:
         if family not in families:
             continue
         for name, unit, keys, match in specs:
-            sig = signal(name, unit, _group(families[family], keys, **match), target, query[family])
+            sig = signal(name, unit, _group(families[family], keys, **match), target, query[family],
+                         step.get(family, 0.0) or _spacing(families[family]))
             if sig is not None:
                 signals[name] = sig
     for name, (unit, num, den, op) in DERIVED.items():
         if num[0] in families and den[0] in families:
             joined = _combine(_group(families[num[0]], num[1], **num[2]),
                               _group(families[den[0]], den[1], **den[2]), op)
-            sig = signal(name, unit, joined, target, query[num[0]])
+            sig = signal(name, unit, joined, target, query[num[0]],
+                         max(step.get(num[0], 0.0) or _spacing(families[num[0]]),
+                             step.get(den[0], 0.0) or _spacing(families[den[0]])))
             if sig is not None:
                 signals[name] = sig
     for name, why in (("cpu_limit_cores", "no CPU limit set on the pods (or kube-state-metrics absent)"),
@@ -295,6 +311,25 @@ def load(files: RawFiles, target: Target) -> MetricsEvidence:
     return MetricsEvidence(signals=signals, missing=missing, notes=tuple(notes), namespace=ns,
                            deployment=deployment or target.upstream,
                            no_data=None if signals else _no_data(query, families, missing))
+
+
+def _step(value: object) -> float:
+    """The range query's step in seconds ("15", 15, "15s"); 0 when the file does not say."""
+    text = str(value or "").strip().removesuffix("s")
+    try:
+        seconds = float(text)
+    except ValueError:
+        return 0.0
+    return seconds if math.isfinite(seconds) and seconds > 0 else 0.0
+
+
+def _spacing(series: Iterable[Series]) -> float:
+    """The step when the file does not name it: the smallest gap between two samples of one series."""
+    gaps = []
+    for s in series:
+        times = sorted(s.points)
+        gaps += [b - a for a, b in zip(times, times[1:], strict=False)]
+    return min(gaps, default=0.0)
 
 
 def _no_data(asked: Mapping[str, str], families: Mapping[str, list[Series]], missing: Mapping[str, str]) -> str:

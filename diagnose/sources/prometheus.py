@@ -139,6 +139,9 @@ def queries(namespace: str | None, upstream: str, caller: str, step: int) -> dic
     ins = f"{'destination_workload_namespace=' + _lit(namespace) + ', ' if namespace else ''}"
     dst = f'reporter="destination", {ins}destination_workload={_lit(upstream)}'
     src = f'reporter="source", {ins}source_workload={_lit(caller)}, destination_workload={_lit(upstream)}'
+    all_src = f'reporter="source", {ins}destination_workload={_lit(upstream)}'
+    # Envoy's outbound cluster for the upstream's Service: outbound|PORT|SUBSET|NAME.NS.svc.DOMAIN
+    cluster = r"outbound\|[0-9]+\|[^|]*\|" + _re(upstream) + (r"\." + _re(namespace) if namespace else "") + r"\..*"
 
     def p99(sel: str, micrometer: bool) -> str:
         flavours = [f"histogram_quantile(0.99, sum by (le) "
@@ -171,8 +174,13 @@ def queries(namespace: str | None, upstream: str, caller: str, step: int) -> dic
                   "available")),
         "hpa": _any(hpa("current", "status_current_replicas", "status_current_replicas"),
                     hpa("max", "spec_max_replicas", "spec_max_replicas")),
-        "traffic": _any(f"sum(rate(istio_requests_total{{{dst}}}[{r}]))",
-                        f"sum(rate(http_server_requests_seconds_count{{{pods}}}[{r}]))"),
+        # requests at the upstream; what its callers' sidecars sent (a retry is one more request at the
+        # destination and none at the source); Envoy's retries to it (needs the proxy's cluster stats)
+        "traffic": _any(_kind(_any(f"sum(rate(istio_requests_total{{{dst}}}[{r}]))",
+                                   f"sum(rate(http_server_requests_seconds_count{{{pods}}}[{r}]))"), "requests"),
+                        _kind(f"sum(rate(istio_requests_total{{{all_src}}}[{r}]))", "source"),
+                        _kind(f"sum(rate(envoy_cluster_upstream_rq_retry{{cluster_name=~{_lit(cluster)}}}[{r}]))",
+                              "retry")),
         "latency_upstream": p99(dst, micrometer=True),
         "latency_caller": p99(src, micrometer=False),
         "jvm_gc": _any(

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from diagnose.engine.ranking import logit, rank, sigmoid
@@ -154,3 +155,53 @@ def test_evidence_only_for_a_cause_makes_it_possible_unless_all_of_it_is_stale()
                   stale="dump taken 3 h before the incident")
     stale = [CheckResult("res", "ok"), CheckResult("gc", "ok"), CheckResult("pg", "finding", findings=(old,))]
     assert by_id(rank(book(), stale, INC, {}))["database"].verdict == "unlikely"
+
+
+def test_a_relation_discounts_only_the_kinds_of_evidence_its_cause_can_produce():
+    # database from 10:28, an OOM kill at 10:33: a lock can make request threads wait, not raise the traffic
+    results = [
+        CheckResult("res", "finding", findings=(
+            Finding("overload", "for", 1.0, "prometheus", "request rate x3", onset=t(25), kind="traffic"),
+            Finding("overload", "for", 1.0, "kubernetes", "HPA at max", kind="hpa"),
+            Finding("overload", "for", 1.0, "kubernetes", "OOMKilled", onset=t(33), kind="oom"),
+            Finding("overload", "for", 1.0, "thread-dumps", "pool saturated", onset=t(31), kind="pool-wait"))),
+        CheckResult("gc", "ok"),
+        CheckResult("pg", "finding", findings=(
+            Finding("database", "for", 2.0, "postgres", "lock wait", onset=t(28), kind="lock"),))]
+    rel = Relation("database", "overload", 0.5, ("pool-wait",))
+    overload = by_id(rank(book([rel]), results, INC, {}))["overload"]
+    weights = {f.summary: f.weight for f in overload.evidence}
+    assert weights == {"request rate x3": 1.0, "HPA at max": 1.0, "OOMKilled": 1.0, "pool saturated": 0.5}
+    assert any("(pool-wait)" in n and "effect of database" in n for n in overload.notes)
+
+
+def test_onsets_within_one_step_are_simultaneous_and_the_measured_mechanism_decides():
+    # GC and CPU rose in the same 15 s step: order says nothing, GC's measured share of the CPU does
+    gc = Finding("gc-pause", "for", 2.0, "prometheus", "GC time 90%", onset=t(26), kind="gc-time", resolution=15)
+    share = Finding("gc-pause", "for", 0.5, "prometheus", "GC work is 92% of the CPU used", onset=t(26),
+                    kind="gc-cpu-share", explains=("cpu", "throttling"), resolution=15)
+    cpu = Finding("overload", "for", 1.5, "prometheus", "CPU at 97% of limit",
+                  onset=datetime(2023, 10, 27, 10, 26, 10, tzinfo=timezone.utc), kind="cpu", resolution=15)
+    traffic = Finding("overload", "for", 1.0, "prometheus", "request rate x2", onset=t(24), kind="traffic")
+    rel = Relation("gc-pause", "overload", 0.3, ("cpu", "throttling"))
+
+    def ranked(*gc_findings):
+        results = [CheckResult("res", "finding", findings=(cpu, traffic)),
+                   CheckResult("gc", "finding", findings=gc_findings), CheckResult("pg", "ok")]
+        return {f.summary: round(f.weight, 3) for f in by_id(rank(book([rel]), results, INC, {}))["overload"].evidence}
+
+    assert ranked(gc) == {"CPU at 97% of limit": 1.5, "request rate x2": 1.0}        # simultaneous: kept
+    assert ranked(gc, share) == {"CPU at 97% of limit": 0.45, "request rate x2": 1.0}  # GC's CPU: discounted
+
+
+def test_a_relation_by_one_kind_of_its_cause_ignores_the_cause_s_other_findings():
+    # overload explains GC through load: a CPU rise before GC is not load and explains nothing
+    results = [
+        CheckResult("res", "finding", findings=(
+            Finding("overload", "for", 1.5, "prometheus", "CPU at 97%", onset=t(24), kind="cpu"),)),
+        CheckResult("gc", "finding", findings=(
+            Finding("gc-pause", "for", 2.0, "prometheus", "GC time 40%", onset=t(26), kind="gc-time"),)),
+        CheckResult("pg", "ok")]
+    rel = Relation("overload", "gc-pause", 0.5, ("gc-time",), by=("traffic",))
+    assert [f.weight for f in by_id(rank(book([rel]), results, INC, {}))["gc-pause"].evidence] == [2.0]
+    assert [f.weight for f in by_id(rank(book([replace(rel, by=())]), results, INC, {}))["gc-pause"].evidence] == [1.0]

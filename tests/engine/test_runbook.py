@@ -30,7 +30,7 @@ steps:
     prior: 0.1
     checks: [gc]
 relations:
-  - {cause: gc-pause, explains: overload, discount: 0.3}
+  - {cause: gc-pause, explains: overload, discount: 0.3, kinds: [cpu]}
 checks:
   res: {cpu_limit_ratio: 0.8, n: 4}
 """
