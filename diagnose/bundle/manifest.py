@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Mapping, cast
+from typing import Mapping
 
 from ..errors import BundleError
 from ..model.evidence import SourceStatus, SourceStatusName
@@ -104,7 +104,7 @@ def _sources(d: Mapping[str, object]) -> dict[str, SourceEntry]:
         if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
             raise _Wrong(f"{where}.files: expected a list of file names, got {_show(files)}")
         out[name] = SourceEntry(
-            SourceStatus(name, cast(SourceStatusName, status),
+            SourceStatus(name, status,
                          _text(doc.get("error", _ABSENT), f"{where}.error", optional=True),
                          _count(doc.get("duration_ms", 0), f"{where}.duration_ms")),
             tuple(files))

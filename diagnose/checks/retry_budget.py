@@ -32,7 +32,7 @@ ENVOY_BACKOFF_MAX_MS = 250.0     # max interval defaults to 10 x base
 def envoy_backoff_ms(retries: int) -> float:
     """The longest total back-off Envoy may wait before `retries` retries: retry N waits under
     (2^N - 1) x 25 ms, at most 250 ms."""
-    return sum(min((2 ** n - 1) * ENVOY_BACKOFF_BASE_MS, ENVOY_BACKOFF_MAX_MS) for n in range(1, retries + 1))
+    return float(sum(min((2 ** n - 1) * ENVOY_BACKOFF_BASE_MS, ENVOY_BACKOFF_MAX_MS) for n in range(1, retries + 1)))
 
 
 def fmt_ms(ms: float) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..model.incident import Incident, Percentiles
 from .classify import FAILURE
@@ -96,7 +97,7 @@ class Groups:
         self.failures.update(o.failures)
 
 
-def _mode(c: Counter) -> object:
+def _mode(c: Counter[Any]) -> Any:
     # Most common; ties go to the smaller value so the answer does not depend on file order.
     return min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] if c else None
 

@@ -58,7 +58,7 @@ def event_of(rec: Mapping[str, Any]) -> Event | None:
             if fmt.looks_like(text):
                 try:
                     # The wrapper's namespace is the proxy's own, not the upstream's: not used here.
-                    ev = fmt.parse(text, caller or fmt.__name__.rsplit(".", 1)[-1])
+                    ev: Event | None = fmt.parse(text, caller or fmt.__name__.rsplit(".", 1)[-1])
                 except Skip:
                     ev = None
                 return ev

@@ -91,7 +91,7 @@ def _gunzipped(f: BinaryIO) -> BinaryIO:
     """f itself, or a streaming decompressor over it when it starts with gzip's magic bytes (a `.gz` file
     or a gzipped standard input): memory stays constant, and nothing is written to disk."""
     if getattr(f, "peek", None) is None:
-        f = io.BufferedReader(f)  # type: ignore[arg-type,type-var]   # (a BytesIO, a test runner's stdin)
+        f = io.BufferedReader(f)  # type: ignore[type-var]   # (a BytesIO, a test runner's stdin)
     if f.peek(2)[:2] == GZIP_MAGIC:     # type: ignore[attr-defined]
         return gzip.GzipFile(fileobj=f, mode="rb")       # type: ignore[return-value]
     return f

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -74,7 +75,7 @@ class Incident:
         return out
 
     @classmethod
-    def from_json(cls, doc: dict) -> "Incident":
+    def from_json(cls, doc: dict[str, Any]) -> "Incident":
         d = doc.get("duration_ms") or {}
         return cls(
             service=str(doc["service"]), upstream=str(doc["upstream"]), events=int(doc.get("events", 0)),
@@ -106,7 +107,7 @@ class Window:
         return {"start": iso(self.start), "end": iso(self.end), "onset": iso(self.onset)}
 
     @classmethod
-    def from_json(cls, doc: dict) -> "Window":
+    def from_json(cls, doc: dict[str, Any]) -> "Window":
         start, end, onset = parse_iso(doc["start"]), parse_iso(doc["end"]), parse_iso(doc.get("onset"))
         if start is None or end is None:
             raise ValueError("a window needs a start and an end")

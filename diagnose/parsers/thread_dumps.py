@@ -25,8 +25,10 @@ SKIPPED = "_skipped.txt"      # written by sources/thread_dumps.py: files left o
 # parser under the exec source's name (it feeds thread-dumps: engine.registry).
 EXEC_ERRORS = "exec-thread-dumps/errors.json"
 
-_COUNTER = re.compile(r"(?:[._\-](?:\d+|\d{4}-\d\d-\d\d(?:[T_ ][\d:\-.]+Z?)?|\d{8}[T_-]?\d{0,6}|jstack|jcmd|threads?|"
-                      r"dump|goroutines?|pyspy|py-spy|thread-?dump))+$", re.I)
+# One counter, timestamp or dump word after a separator; a name ends in a run of them (`pod-a.2.jstack`).
+_COUNTER = re.compile(r"[._\-](?:\d+|\d{4}-\d\d-\d\d(?:[T_ ][\d:\-.]+Z?)?|\d{8}[T_-]?\d{0,6}|jstack|jcmd|threads?|"
+                      r"dump|goroutines?|pyspy|py-spy|thread-?dump)", re.I)
+MAX_NAME = 255                # a file name no file system exceeds: the counters are looked for in this much
 _EXT = re.compile(r"\.(?:txt|log|tdump|dump|out|json|jstack|jcmd)$", re.I)
 
 
@@ -38,7 +40,25 @@ def pod_of(path: str) -> str:
     if len(parts) >= 2:
         return parts[-2]
     stem = _EXT.sub("", p.name)
-    return _COUNTER.sub("", stem) or stem
+    return _strip_counters(stem) or stem
+
+
+def _strip_counters(stem: str) -> str:
+    """`stem` without its trailing run of counters (what `(?:_COUNTER)+$` removes, leftmost start).
+
+    Decided right to left, each position once: as one regex the run backtracked exponentially over a name
+    like `a.12345678-1.12345678-1...` (each `12345678-1` is one counter or two), hanging on 180 characters.
+    ends[i]: stem[i:] is a run of counters (ends[len] is the empty rest)."""
+    n = len(stem)
+    low = max(0, n - MAX_NAME)
+    seps = [j for j in range(low, n) if stem[j] in "._-"]
+    ends = {n}
+    start = n
+    for i in reversed(seps):
+        if any(j in ends and _COUNTER.fullmatch(stem, i, j) for j in [n, *(k for k in seps if k > i + 1)]):
+            ends.add(i)
+            start = i
+    return stem[:start]
 
 
 def _natural(path: str) -> list[object]:
@@ -113,6 +133,6 @@ def load(files: RawFiles, target: Target | None = None) -> ThreadEvidence:
         pods.setdefault(d.pod, []).append(d)
     for ds in pods.values():
         if all(d.taken_at is not None for d in ds) and len({d.taken_at for d in ds}) == len(ds):
-            ds = sorted(ds, key=lambda d: (d.taken_at.replace(tzinfo=None) if d.taken_at else 0))  # type: ignore
+            ds = sorted(ds, key=lambda d: (d.taken_at.replace(tzinfo=None) if d.taken_at else 0))
         ordered.extend(ds)
     return analyze(ordered, notes)

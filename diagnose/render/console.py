@@ -3,10 +3,13 @@ highlighting, so every console is made here with those off (escape.rich_text han
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
-def make_console(**options: Any):  # noqa: ANN201 - rich.console.Console, imported lazily
+def make_console(**options: Any) -> Console:     # rich, imported when called
     from rich.console import Console
 
     class _Console(Console):

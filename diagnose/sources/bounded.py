@@ -121,7 +121,7 @@ def _shut(conn: Any) -> None:
 
 
 def _watched(cls: type) -> type:
-    class Watched(cls):  # type: ignore[valid-type, misc]
+    class Watched(cls):  # type: ignore[misc]
         def connect(self) -> None:
             super().connect()
             _watch(self)

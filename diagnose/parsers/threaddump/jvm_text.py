@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from itertools import islice
+from typing import Any
 
 from ...model.threads import Frame, LockRef, State, ThreadDump, ThreadInfo, WaitKind
 
@@ -196,7 +197,7 @@ def _is_hex(s: str) -> bool:
 
 
 _new = tuple.__new__
-_StackInfo = tuple  # (state, kind, waiting_for, held, frames, owner_hint)
+_StackInfo = tuple[Any, ...]  # (state, kind, waiting_for, held, frames, owner_hint)
 
 
 def _stack(jm: re.Match[str] | None, hs: int, body: str, pos: int, end: int) -> _StackInfo:

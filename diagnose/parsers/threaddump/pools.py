@@ -7,8 +7,9 @@ database; all waiting on a socket read or the same call point at a slow dependen
 from __future__ import annotations
 
 from collections import Counter
+from typing import Optional
 
-from ...model.threads import Frame, PoolWait, ThreadDump, ThreadInfo
+from ...model.threads import Frame, PoolWait, State, ThreadDump, ThreadInfo, WaitKind
 from .frames import app_frame, db_wait, idle_state, is_idle, is_runtime, is_socket_read, pool_name
 
 MIN_POOL = 3
@@ -32,9 +33,10 @@ def _signature(t: ThreadInfo) -> "_Signature | None":
 
 
 _Signature = tuple[str, str, Frame | None]
+_MemoKey = tuple[int, State, Optional[WaitKind], int, bool]      # see _memo_signature
 
 
-def _memo_signature(t: ThreadInfo, memo: dict[tuple, _Signature | None]) -> _Signature | None:
+def _memo_signature(t: ThreadInfo, memo: dict[_MemoKey, _Signature | None]) -> _Signature | None:
     """_signature, once per stack: threads parsed from one stack share their frames tuple and lock, so the
     key is their identity (alive in the dump for the memo's lifetime) and the few per-thread values it reads."""
     if not t.frames:
@@ -72,7 +74,7 @@ def _cpu_saturated(dump: ThreadDump, name: str, members: list[ThreadInfo],
 def find_pool_waits(dump: ThreadDump, first: ThreadDump | None = None) -> list[PoolWait]:
     """Pools waiting in one place, and pools every worker of which computes (`first`: an earlier dump of the
     same pod, to tell how much CPU the workers burned in between)."""
-    memo: dict[tuple, _Signature | None] = {}
+    memo: dict[_MemoKey, _Signature | None] = {}
     pools: dict[str, list[ThreadInfo]] = {}
     for t in dump.threads:
         p = pool_name(t.name)
