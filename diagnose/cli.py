@@ -15,10 +15,12 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Sequence
 import click
 
 if TYPE_CHECKING:
-    from .engine.api import SourceOptions
     from .engine.gather import Gathered
+    from .engine.runbook import Runbook
     from .model.logscan import LogScan
+    from .model.report import Report
     from .model.target import Target
+    from .render.progress import Progress
 
 FORMATS = click.Choice(["text", "json", "markdown"])
 
@@ -33,7 +35,7 @@ class _Seconds(click.FloatRange):
         return rv
 
 
-class _Bytes(click.ParamType):
+class _Bytes(click.types.IntParamType):
     """A size in bytes: 33554432, 32MiB, 512KiB, 1GiB (binary units; MB and M read as MiB)."""
 
     name = "bytes"
@@ -354,13 +356,11 @@ def runbooks_validate(path: str | None) -> None:
 # --- helpers ----------------------------------------------------------------------------------------
 
 
-def _gather_logs(logs: Sequence[str], opts: dict[str, Any], progress: Any):  # noqa: ANN202
+def _gather_logs(logs: Sequence[str], opts: dict[str, Any], progress: Progress) -> dict[str, Gathered]:
     """The sources that give logs (pod-logs: --from, -l), gathered before the incident is known."""
-    from .engine.gather import gather
-    from .model.target import Target
+    from .engine.api import gather_logs
 
-    source_opts = _source_opts(opts)
-    early = gather(source_opts, Target.before_incident(source_opts.namespace), progress.source, logs=True)
+    early = gather_logs(opts, progress.source)
     given = {n: g for n, g in early.items() if g.status.status != "skipped"}
     if not logs and not given:
         raise click.UsageError("give a log (--log PATH) or the pods to read logs from "
@@ -373,54 +373,17 @@ def _gather_logs(logs: Sequence[str], opts: dict[str, Any], progress: Any):  # n
     return early
 
 
-def _target(logs: Sequence[str], opts: dict[str, Any], early: Any = None):  # noqa: ANN202
-    from .errors import NoIncidentError
-    from .logs.scan import scan
-    from .model.incident import Window
-    from .model.signals import names
-    from .sources.base import Target
+def _target(logs: Sequence[str], opts: dict[str, Any],
+            early: Mapping[str, Gathered] | None = None) -> tuple[Target, LogScan]:
+    from .engine.api import pick_target
 
-    # The logs the sources gave (pod-logs/<pod>/<container>.log), scanned after --log's, as files are.
-    streams = {f"{name}/{rel}": data for name, g in (early or {}).items() if g.status.status == "ok"
-               for rel, data in sorted(g.files.items()) if rel.endswith(".log")}
-    inputs = [*logs, *streams]
-    result = scan(inputs, keep_lines=10_000, stdin=sys.stdin.buffer if "-" in logs else None, streams=streams)
-    incidents = [i for i in result.incidents if _picked(i.service, opts.get("service"))
-                 and _picked(i.upstream, opts.get("upstream"))]
-    if not incidents:      # (scan itself raises InputError when no line at all was usable)
-        asked = [f"--{k} {opts[k]!r}" for k in ("service", "upstream") if opts.get(k)]
-        wanted = f" matching {' '.join(asked)}" if asked else ""
-        found = "; ".join(f"{i.service} -> {i.upstream} ({i.events} events)" for i in result.incidents[:10])
-        more = f" and {len(result.incidents) - 10} more" if len(result.incidents) > 10 else ""
-        candidates = f"; incidents found: {found}{more}" if found else ""
-        shown = ", ".join(inputs[:5]) + (f" and {len(inputs) - 5} more" if len(inputs) > 5 else "")
-        raise NoIncidentError(f"no {names()}{wanted} found in "
-                              f"{shown} ({result.lines} lines read, {result.skipped} skipped)"
-                              f"{candidates}")
-    # An exact name (any case) wins over names that only contain it; then the most events.
-    exact = [i for i in incidents if all((opts.get(k) or "").lower() in ("", getattr(i, k).lower())
-                                         for k in ("service", "upstream"))]
-    incident = (exact or incidents)[0]
-    target = Target(incident=incident, window=Window.around(incident),
-                    namespace=opts.get("namespace") or incident.namespace)
-    return target, result
+    return pick_target(logs, opts, early, stdin=sys.stdin.buffer if "-" in logs else None)
 
 
-def _picked(name: str, wanted: str | None) -> bool:
-    """--service/--upstream pick an incident by a case-insensitive part of its name ("AUTH")."""
-    return not wanted or wanted.lower() in name.lower()
+def _gather(target: Target, opts: dict[str, Any], progress: Progress) -> dict[str, Gathered]:
+    from .engine.api import gather
 
-
-def _source_opts(opts: dict[str, Any]) -> SourceOptions:
-    from .engine.api import source_options
-
-    return source_options(opts)
-
-
-def _gather(target: Any, opts: dict[str, Any], progress: Any):  # noqa: ANN202
-    from .engine.gather import gather
-
-    return gather(_source_opts(opts), target, progress.source)
+    return gather(target, opts, progress.source)
 
 
 def _write_bundle(out: str, target: Target, gathered: Mapping[str, Gathered], scan: LogScan) -> str:
@@ -429,7 +392,7 @@ def _write_bundle(out: str, target: Target, gathered: Mapping[str, Gathered], sc
     return write_bundle(out, target, gathered, scan)
 
 
-def _runbook(name: str | None, signal: str):  # noqa: ANN202
+def _runbook(name: str | None, signal: str) -> Runbook:
     from .engine.runbook import find, for_signal
 
     return find(name) if name else for_signal(signal)
@@ -439,7 +402,7 @@ def _progress_on(fmt: str, output: str | None) -> bool:
     return sys.stderr.isatty() and (fmt == "text" or output is not None)
 
 
-def _emit(report: Any, fmt: str, output: str | None) -> None:
+def _emit(report: Report, fmt: str, output: str | None) -> None:
     from .render import report as render
 
     if fmt == "json":

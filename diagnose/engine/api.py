@@ -16,10 +16,10 @@ if TYPE_CHECKING:
     from ..model.logscan import LogScan
     from ..model.target import Target
     from ..sources.base import SourceOptions
-    from .gather import Gathered
+    from .gather import Gathered, Progress
 
-__all__ = ["SourceOptions", "demo_bundle", "open_bundle", "remove_private_files", "scan_logs",
-           "source_options", "write_bundle"]
+__all__ = ["SourceOptions", "demo_bundle", "gather", "gather_logs", "open_bundle", "pick_target",
+           "remove_private_files", "scan_logs", "source_options", "write_bundle"]
 
 
 def scan_logs(paths: Sequence[str], *, keep_lines: int = 0, stdin: BinaryIO | None = None,
@@ -39,6 +39,64 @@ def source_options(opts: Mapping[str, Any]) -> SourceOptions:
     values = {o.key: opts.get(o.key) for s in sources() for o in s.options}
     return SourceOptions.of(values, timeout=float(opts["timeout"]),
                             max_response_bytes=int(opts.get("max_response_bytes") or DEFAULT_MAX_RESPONSE_BYTES))
+
+
+def gather_logs(opts: Mapping[str, Any], progress: Progress | None = None) -> dict[str, Gathered]:
+    """run and collect, first: the sources that give logs (pod-logs: --from, -l), gathered before the
+    incident is known (skipped when not asked for)."""
+    from ..model.target import Target
+    from .gather import gather as gather_sources
+
+    source_opts = source_options(opts)
+    return gather_sources(source_opts, Target.before_incident(source_opts.namespace), progress, logs=True)
+
+
+def pick_target(logs: Sequence[str], opts: Mapping[str, Any], early: Mapping[str, Gathered] | None = None,
+                stdin: BinaryIO | None = None) -> tuple[Target, LogScan]:
+    """run and collect, then: the incident to diagnose, from the logs given (`--log`; "-" is `stdin`) and
+    those the log sources gave (`early`), picked by the `service` and `upstream` options; NoIncidentError
+    when none matches."""
+    from ..errors import NoIncidentError
+    from ..model.incident import Window
+    from ..model.signals import names
+    from ..model.target import Target
+
+    # The logs the sources gave (pod-logs/<pod>/<container>.log), scanned after --log's, as files are.
+    streams = {f"{name}/{rel}": data for name, g in (early or {}).items() if g.status.status == "ok"
+               for rel, data in sorted(g.files.items()) if rel.endswith(".log")}
+    inputs = [*logs, *streams]
+    result = scan_logs(inputs, keep_lines=10_000, stdin=stdin, streams=streams)
+    incidents = [i for i in result.incidents if _picked(i.service, opts.get("service"))
+                 and _picked(i.upstream, opts.get("upstream"))]
+    if not incidents:      # (scan itself raises InputError when no line at all was usable)
+        asked = [f"--{k} {opts[k]!r}" for k in ("service", "upstream") if opts.get(k)]
+        wanted = f" matching {' '.join(asked)}" if asked else ""
+        found = "; ".join(f"{i.service} -> {i.upstream} ({i.events} events)" for i in result.incidents[:10])
+        more = f" and {len(result.incidents) - 10} more" if len(result.incidents) > 10 else ""
+        candidates = f"; incidents found: {found}{more}" if found else ""
+        shown = ", ".join(inputs[:5]) + (f" and {len(inputs) - 5} more" if len(inputs) > 5 else "")
+        raise NoIncidentError(f"no {names()}{wanted} found in "
+                              f"{shown} ({result.lines} lines read, {result.skipped} skipped)"
+                              f"{candidates}")
+    # An exact name (any case) wins over names that only contain it; then the most events.
+    exact = [i for i in incidents if all((opts.get(k) or "").lower() in ("", getattr(i, k).lower())
+                                         for k in ("service", "upstream"))]
+    incident = (exact or incidents)[0]
+    target = Target(incident=incident, window=Window.around(incident),
+                    namespace=opts.get("namespace") or incident.namespace)
+    return target, result
+
+
+def _picked(name: str, wanted: str | None) -> bool:
+    """--service/--upstream pick an incident by a case-insensitive part of its name ("AUTH")."""
+    return not wanted or wanted.lower() in name.lower()
+
+
+def gather(target: Target, opts: Mapping[str, Any], progress: Progress | None = None) -> dict[str, Gathered]:
+    """run and collect, last: every other source, for the incident picked."""
+    from .gather import gather as gather_sources
+
+    return gather_sources(source_options(opts), target, progress)
 
 
 def write_bundle(out: str, target: Target, gathered: Mapping[str, Gathered], logs: LogScan) -> str:
