@@ -392,7 +392,7 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
                    requires_causes=tuple(required))
 
 
-def _borrowed(doc: _Doc, at: tuple[Any, ...], raw: dict, name: str, beside: Path) -> dict:
+def _borrowed(doc: _Doc, at: tuple[Any, ...], raw: dict[str, Any], name: str, beside: Path) -> dict[str, Any]:
     """A step written `{from: upstream-timeout, cause: overload, prior: 0.25}`: that runbook's step for the
     cause (title, checks, fixes, ...), with the keys given here in its place. One cause is written once, in
     one runbook, and every runbook that ranks it says only what differs (its prior, say): the contract's
@@ -417,7 +417,7 @@ def _borrowed(doc: _Doc, at: tuple[Any, ...], raw: dict, name: str, beside: Path
     return {**found, **{k: v for k, v in raw.items() if k != "from"}}
 
 
-def _ranking(doc: _Doc, root: dict) -> dict[str, float]:
+def _ranking(doc: _Doc, root: dict[str, Any]) -> dict[str, float]:
     """The `ranking:` numbers (RANKING's names only), each a non-negative number; a discount at most 1."""
     out = dict(RANKING)
     raw = root.get("ranking")
@@ -449,7 +449,7 @@ def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
     return kind if isinstance(kind, tuple) else (kind,)
 
 
-def _only(doc: _Doc, at: tuple[Any, ...], mapping: dict, allowed: set[str]) -> None:
+def _only(doc: _Doc, at: tuple[Any, ...], mapping: dict[str, Any], allowed: set[str]) -> None:
     for key in mapping:
         if key not in allowed:
             raise doc.fail(at + (key,), f"unknown field (allowed: {', '.join(sorted(allowed))})")

@@ -165,7 +165,7 @@ def _names(obj: Mapping[str, Any], name: str) -> bool:
 
 def _int(v: object) -> int:
     try:
-        return int(v or 0)  # type: ignore[call-overload]
+        return int(v or 0)  # type: ignore[call-overload, no-any-return]
     except (TypeError, ValueError):
         return 0
 

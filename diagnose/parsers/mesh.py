@@ -193,7 +193,7 @@ def _opt_int(value: object, field: str = "") -> int | None:
     if value in (None, ""):
         return None
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(value)  # type: ignore[call-overload, no-any-return]
     except (TypeError, ValueError):
         raise EvidenceError(f"{field + ': ' if field else ''}not an integer: {value!r}") from None
 

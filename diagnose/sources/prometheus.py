@@ -248,7 +248,8 @@ class _Unreachable(Exception):
 
 def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles:
     import requests
-    from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+    from prometheus_api_client import PrometheusConnect
+    from prometheus_api_client.exceptions import PrometheusApiClientException
     from requests import exceptions as rex
     from urllib3.util.retry import Retry
 
