@@ -37,7 +37,7 @@ CANNOT_START = ("ImagePullBackOff", "ErrImagePull", "ErrImageNeverPull", "Invali
 PRESSURE_TAINT = re.compile(r"node\.kubernetes\.io/(memory-pressure|disk-pressure|pid-pressure|not-ready|"
                             r"unreachable|network-unavailable)")
 TIMED_OUT = re.compile(r"deadline exceeded|timeout|timed out", re.I)
-_AVAILABLE = re.compile(r"nodes are available: (.*?)(?:\s*preemption:|$)", re.S)
+_AVAILABLE = re.compile(r"nodes are available: ")
 _LOW_ON = re.compile(r"low on resource: ([\w.-]+)")
 PROBE_KINDS = ("Readiness", "Liveness", "Startup")
 
@@ -73,13 +73,21 @@ def _unplaced(kube: KubeEvidence) -> dict[str, str]:
             if x.phase == "Pending" and (x.name in said or x.health.status == "Unschedulable")}
 
 
+def _reasons(rest: str) -> str:
+    """What the scheduler lists before " preemption:". Found with str.find: as a lazy regex ending in
+    blanks and `preemption:` a long run of blanks was rescanned from each of its offsets (quadratic)."""
+    cut = rest.find("preemption:")
+    return rest[:cut].rstrip() if cut >= 0 else rest.removesuffix("\n")
+
+
 def scheduling_reasons(message: str) -> dict[str, list[str]]:
     """The scheduler's reasons by kind: resources, pressure, taints, affinity, volumes, other.
 
     "0/3 nodes are available: 2 Insufficient cpu, 1 node(s) had untolerated taint {node.kubernetes.io/
     memory-pressure: }. preemption: ..." -> {"resources": ["2 Insufficient cpu"], "pressure": [...]}"""
     m = _AVAILABLE.search(message)
-    terms = [t.strip(" .") for t in re.split(r",\s*(?=\d)", m.group(1))] if m else [message.strip(" .")]
+    terms = [t.strip(" .") for t in re.split(r",\s*(?=\d)", _reasons(message[m.end():]))] if m \
+        else [message.strip(" .")]
     out: dict[str, list[str]] = {}
     for term in filter(None, terms):
         low = term.lower()

@@ -66,6 +66,8 @@ def _envoy_candidate() -> re.Pattern[bytes]:
     flags = sorted({f for s in SIGNALS for f in s.proxy_flags} | {f for s in SIGNALS for f, _ in s.proxy_flag_codes}
                    | FAILURE_FLAGS, key=lambda f: (-len(f), f))
     code_part = f'" (?:{"|".join(codes)}) |' if codes else ""
-    return re.compile(f"{code_part} [A-Z,]*(?:{'|'.join(flags)})[A-Z,]* ".encode())
+    # The flags field is one run of [A-Z,] between blanks holding a flag: looked for ahead, then the run
+    # taken once. (`[A-Z,]*FLAG[A-Z,]* ` rescanned the run to its end after every flag in it: quadratic.)
+    return re.compile(f"{code_part} (?=[A-Z,]*(?:{'|'.join(flags)}))[A-Z,]* ".encode())
 
 ENVOY_CANDIDATE = _envoy_candidate()

@@ -21,7 +21,10 @@ from .field_rules import SUFFIX_MS, UNIT_SUFFIX
 _UNIT_MS = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "μs": 1e-3, "ms": 1.0, "s": 1000.0, "sec": 1000.0,
             "secs": 1000.0, "seconds": 1000.0, "m": 60000.0, "min": 60000.0, "h": 3600000.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*(ns|us|µs|μs|ms|seconds|secs|sec|s|min|m|h)?", re.I)
-_WHOLE = re.compile(r"\s*(?:(?:\d+(?:\.\d+)?|\.\d+)\s*(?:ns|us|µs|μs|ms|seconds|secs|sec|s|min|m|h)?\s*)+", re.I)
+# Each number is whole (no digit or dot may follow it) and the blanks around an optional unit can be split
+# one way only: "1111...1x" had 2^n ways to cut its digits into numbers, all tried before failing.
+_WHOLE = re.compile(r"\s*(?:(?:\d+(?:\.\d+)?|\.\d+)(?![\d.])(?:\s*(?:ns|us|µs|μs|ms|seconds|secs|sec|s|min|m|h))?\s*)+",
+                    re.I)
 
 SECONDS_KEYS = frozenset({"request_time", "upstream_response_time", "upstream_connect_time",
                           "upstream_header_time"})

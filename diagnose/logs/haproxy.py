@@ -21,14 +21,17 @@ wrapper's pod); the upstream its backend; the duration Ta (Tt), the last timer.
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from .event import Event, Skip
 from .timestamps import parse_text
 
 TIMEOUT, UNAVAILABLE = "upstream-timeout", "upstream-unavailable"
 
+# From the client on; the syslog header before it (absent with `log stdout format raw`) is not read. Tried only
+# where _ACCEPT finds the client's port and accept date: searched from every offset, `\S+` ran to the end
+# of a long token from each (quadratic in the line).
 LINE = re.compile(
-    r"(?:<\d+>)?(?:\w{3} +\d+ \d\d:\d\d:\d\d \S+ |\d{4}-\d\d-\d\dT\S+ \S+ )?(?:[\w.-]+\[\d+\]: )?"
     r"(?P<client>\S+):\d+ \[(?P<date>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d)(?:\.\d+)?\] (?P<fe>\S+) "
     r"(?P<be>[^/\s]+)/(?P<srv>\S+) (?P<tq>-?\d+)/(?P<tw>-?\d+)/(?P<tc>-?\d+)/(?P<tr>-?\d+)/\+?(?P<ta>-?\d+) "
     r"(?P<status>-?\d+) \+?\d+ \S+ \S+ (?P<term>[\w-]{4}) [\d/+-]+ \d+/\d+")
@@ -39,8 +42,24 @@ STRUCTURE = (rb"(?:<\d+>)?\w{3} +\d+ \d\d:\d\d:\d\d \S+ [\w.-]*haproxy[\w.-]*\[|
 CANDIDATE = re.compile(rb" (?:s[CQHDRPTL]|S[CH])[\w-]{2} | 50[234] ")
 
 
+_ACCEPT = re.compile(r":\d+ \[\d\d/\w{3}/\d{4}:")
+MAX_ACCEPTS = 4          # a line has one accept date; a line of thousands is not read past the first few
+
+
+def _search(line: str) -> re.Match[str] | None:
+    """LINE where the client token starts, the token before the first few `:port [dd/Mon/yyyy:`."""
+    for a in islice(_ACCEPT.finditer(line), MAX_ACCEPTS):
+        start = a.start()
+        while start > 0 and not line[start - 1].isspace():
+            start -= 1
+        m = LINE.match(line, start)
+        if m is not None:
+            return m
+    return None
+
+
 def parse(line: str, default_service: str = "haproxy") -> Event | None:
-    m = LINE.search(line)
+    m = _search(line)
     if not m:
         raise Skip("not an HAProxy HTTP log line")
     term, status, server = m.group("term"), m.group("status"), m.group("srv")
@@ -59,4 +78,4 @@ def parse(line: str, default_service: str = "haproxy") -> Event | None:
 
 
 def looks_like(line: str) -> bool:
-    return bool(LINE.search(line))
+    return _search(line) is not None

@@ -41,9 +41,8 @@ def parse_duration_ms(value: object, *, field: str = "duration", bare_unit_ms: f
     except ValueError:
         pass
     pos, total = 0, 0.0
-    for m in _PART.finditer(text):
-        if m.start() != pos:
-            break
+    # Each part anchored where the last ended: a search would rescan a long run of digits from every offset.
+    while (m := _PART.match(text, pos)) is not None and m.end() > pos:
         total += float(m.group(1)) * _UNIT_MS[m.group(2)]
         pos = m.end()
     if pos != len(text) or not text:

@@ -310,8 +310,11 @@ _TABLE_REF = re.compile(rf"\b(?:FROM|JOIN|UPDATE|INTO)\s+(?:ONLY\s+)?({_NAME}(?:
                         rf"([A-Za-z_]\w*))?", re.I)
 _WHERE = re.compile(r"\bWHERE\b(.*?)(?:\bGROUP\s+BY\b|\bORDER\s+BY\b|\bLIMIT\b|\bRETURNING\b|\bFOR\s+UPDATE\b|$)",
                     re.I | re.S)
-_COND = re.compile(rf"(?:({_NAME})\.)?({_NAME})\s*(?:=|<>|!=|<=|>=|<|>|\bIN\b|\bLIKE\b|\bILIKE\b|\bBETWEEN\b|"
-                   r"\bIS\b|=\s*ANY)", re.I)
+# A bare name starts only where no identifier character precedes it: tried inside a 20k-character token (a
+# comment, a long literal) at every offset, each try running to the token's end, the search was quadratic.
+_COND = re.compile(rf"(?:(?<![\w$])|(?=\"))(?:({_NAME})\.)?({_NAME})\s*(?:=|<>|!=|<=|>=|<|>|\bIN\b|\bLIKE\b|\bILIKE\b|"
+                   r"\bBETWEEN\b|\bIS\b|=\s*ANY)", re.I)
+MAX_QUERY_CHARS = 100_000     # index suggestions read at most this much of a query: parsing stays bounded
 
 
 def _unquote(name: str) -> str:
@@ -324,6 +327,7 @@ def _quote(name: str) -> str:
 
 def where_columns(query: str) -> list[tuple[str | None, str, str | None]]:
     """[(table, column, qualifier)] for each column a WHERE clause compares, tables from FROM/UPDATE/JOIN."""
+    query = query[:MAX_QUERY_CHARS]
     refs = [(m.group(1), m.group(2)) for m in _TABLE_REF.finditer(query)]
     if not refs:
         return []

@@ -157,7 +157,10 @@ def is_socket_read(t: ThreadInfo) -> bool:
     return _search(_SOCKET_RE, t.frames, 8) is not None
 
 
-_POOL_SUFFIX = re.compile(r"[-_#. ]*(?:\d+|\[\d+\])$")
+# A match starts at the beginning of a separator run or of a digit run, never inside one: the leftmost
+# match is the same, and a long run of '#' or digits before a name's end is not rescanned from every
+# offset (which was quadratic).
+_POOL_SUFFIX = re.compile(r"(?<![-_#. ])(?!(?<=\d)\d)[-_#. ]*(?:\d+|\[\d+\])$")
 _DIGITS = "0123456789"
 
 
