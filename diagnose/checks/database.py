@@ -14,6 +14,7 @@ from ..model.check import Param, check
 from ..model.database import BlockingChain, DatabaseEvidence, IndexSuggestion, Session, fmt_age
 from ..model.evidence import Evidence
 from ..model.finding import Fact, Finding
+from ..model.text import single_line
 
 SOURCE = "postgres"
 CAUSE = "database"
@@ -40,8 +41,7 @@ PARAMS: dict[str, Param] = {
 
 
 def _short(text: str | None, n: int = 200) -> str:
-    t = " ".join((text or "").split())
-    return t if len(t) <= n else t[: n - 3] + "..."
+    return single_line(text or "", n, mark="...")
 
 
 def terminate_sql(pid: int) -> str:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Mapping
 
 from ..model.check import Param, check
 from ..model.evidence import Evidence
 from ..model.finding import Fact, Finding
-from ..model.incident import iso
+from ..model.incident import clock, day_clock
 from ..model.kube import KubeEvidence, Pod
+from ..model.text import first_of
 from .netpath import NETWORK_FACTS, network_facts
 from .scaling import SCALING_FACTS, hpa_view, scaling_facts
 from .stale import before
@@ -19,18 +20,7 @@ SOURCE = "kubernetes"
 
 
 def _names(pods: list[Pod], most: int = 3) -> str:
-    short = [p.name for p in pods[:most]]
-    return " ".join(short) + (" ..." if len(pods) > most else "")
-
-
-def _hhmm(ts: object) -> str:
-    text = iso(ts) if ts is not None else None  # type: ignore[arg-type]
-    return text[11:16] + "Z" if text else "?"
-
-
-def _day_hhmm(ts: datetime) -> str:
-    """"2023-10-25 10:33Z": an old termination needs its day too."""
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%MZ")
+    return first_of([p.name for p in pods], most, sep=" ", more=" ...")
 
 
 def _restarted(kube: KubeEvidence, start: datetime) -> tuple[list[Pod], dict[str, datetime]]:
@@ -91,7 +81,7 @@ def pod_resources(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         peak = max(cpu[x.name] for x in hot)
         when = max((u.timestamp for x in hot if (u := kube.usage.get(x.name)) and u.timestamp), default=None)
         out.append(Finding("overload", "for", float(p["weight_cpu"]), SOURCE,
-                           f"CPU at {peak:.0%} of limit on {len(hot)}/{n} pods ({_names(hot)}) at {_hhmm(when)} "
+                           f"CPU at {peak:.0%} of limit on {len(hot)}/{n} pods ({_names(hot)}) at {clock(when)} "
                            f"(metrics.k8s.io)", facts=dict(facts, cpu_limit_ratio=round(peak, 3)), kind="cpu"))
     full = [pod for pod in kube.pods if mem.get(pod.name, 0.0) >= float(p["mem_limit_ratio"])]
     if full:
@@ -122,13 +112,13 @@ def pod_resources(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         first = min(c.last_finished for _, c in oom if c.last_finished)
         out.append(Finding("overload", "for", float(p["weight_oom"]), SOURCE,
                            f"OOMKilled in the window on {len({x.name for x, _ in oom})}/{n} pods "
-                           f"({_names([x for x, _ in oom])}) at {_hhmm(first)}", onset=first, facts=dict(facts),
+                           f"({_names([x for x, _ in oom])}) at {clock(first)}", onset=first, facts=dict(facts),
                            kind="oom"))
     elif old_oom:
         last = max(c.last_finished for _, c in old_oom if c.last_finished)
         out.append(Finding("overload", "for", float(p["weight_oom"]), SOURCE,
                            f"last termination OOMKilled on {len({x.name for x, _ in old_oom})}/{n} pods "
-                           f"({_names([x for x, _ in old_oom])}), the latest at {_day_hhmm(last)}",
+                           f"({_names([x for x, _ in old_oom])}), the latest at {day_clock(last)}",
                            facts=dict(facts), stale=f"OOMKilled {before(ev.window, last)}", kind="oom"))
     restarted, old_restarts = _restarted(kube, ev.window.start)
     if restarted:
@@ -140,13 +130,13 @@ def pod_resources(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         pods = [x for x in kube.pods if x.name in old_restarts]
         out.append(Finding("overload", "for", float(p["weight_restarts"]), SOURCE,
                            f"containers restarted on {len(pods)}/{n} pods ({_names(pods)}), the latest at "
-                           f"{_day_hhmm(last)}", facts=dict(facts), stale=f"restarted {before(ev.window, last)}",
+                           f"{day_clock(last)}", facts=dict(facts), stale=f"restarted {before(ev.window, last)}",
                            kind="restarts"))
     if dep is not None:
         change = dep.rollout_in(ev.window.start, ev.window.end)
         if change is not None and out:
             out = [replace(f, summary=f.summary + f"; rollout to revision {change.revision} "
-                           f"({', '.join(change.images)}) at {_hhmm(change.created)}",
+                           f"({', '.join(change.images)}) at {clock(change.created)}",
                            facts=dict(f.facts, rollout_revision=change.revision)) for f in out]
     # headroom is said unless a finding on the incident's own data argues for overload (older ones do not)
     fresh = [f for f in out if not f.stale]

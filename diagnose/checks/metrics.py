@@ -17,6 +17,7 @@ from ..model.evidence import Evidence
 from ..model.finding import Fact, Finding
 from ..model.incident import clock
 from ..model.metrics import MetricsEvidence, Signal
+from ..model.text import first_of
 from .heap import HEAP_FACTS, heap_facts
 from .netpath import NETWORK_FACTS, network_facts
 from .scaling import SCALING_FACTS, hpa_view, scaling_facts
@@ -38,8 +39,7 @@ def _over(sig: Signal, threshold: float) -> list[str]:
 
 
 def _names(keys: list[str], most: int = 3) -> str:
-    shown = ", ".join(keys[:most])
-    return shown + (f" +{len(keys) - most} more" if len(keys) > most else "")
+    return first_of(keys, most, more=" +{n} more")
 
 
 def _cpu_quantity(cores: float) -> str:

@@ -25,6 +25,7 @@ from ..model.evidence import Evidence
 from ..model.finding import Fact, Finding
 from ..model.incident import Window, clock
 from ..model.kube import Event, KubeEvidence, Node, Pod
+from ..model.text import first_of, single_line
 from .stale import before
 
 SOURCE = "kubernetes"
@@ -43,12 +44,11 @@ PROBE_KINDS = ("Readiness", "Liveness", "Startup")
 
 
 def _names(pods: list[Pod], most: int = 3) -> str:
-    return " ".join(p.name for p in pods[:most]) + (" ..." if len(pods) > most else "")
+    return first_of([p.name for p in pods], most, sep=" ", more=" ...")
 
 
 def _cut(text: str, most: int = 160) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= most else line[:most - 3] + "..."
+    return single_line(text, most, mark="...")
 
 
 def _restarting(pod: Pod, least: int) -> bool:

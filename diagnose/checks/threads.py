@@ -10,6 +10,7 @@ from typing import Mapping
 from ..model.check import Param, check
 from ..model.evidence import Evidence
 from ..model.finding import Fact, Finding
+from ..model.text import first_of
 from ..model.threads import Frame, HotSpot, LockCycle, PoolWait, ThreadEvidence
 
 SOURCE = "thread-dumps"
@@ -61,8 +62,7 @@ def restart_facts(ev: Evidence, stuck: list[str]) -> dict[str, Fact]:
 
 
 def _quote(names: tuple[str, ...] | list[str], n: int = 3) -> str:
-    shown = ", ".join(f'"{x}"' for x in names[:n])
-    return shown + (f" and {len(names) - n} more" if len(names) > n else "")
+    return first_of([f'"{x}"' for x in names], n)
 
 
 def _pods(pods: list[str], total: int) -> str:

@@ -60,6 +60,7 @@ def pick_target(logs: Sequence[str], opts: Mapping[str, Any], early: Mapping[str
     from ..model.incident import Window
     from ..model.signals import names
     from ..model.target import Target
+    from ..model.text import first_of
 
     # The logs the sources gave (pod-logs/<pod>/<container>.log), scanned after --log's, as files are.
     streams = {f"{name}/{rel}": data for name, g in (early or {}).items() if g.status.status == "ok"
@@ -71,10 +72,9 @@ def pick_target(logs: Sequence[str], opts: Mapping[str, Any], early: Mapping[str
     if not incidents:      # (scan itself raises InputError when no line at all was usable)
         asked = [f"--{k} {opts[k]!r}" for k in ("service", "upstream") if opts.get(k)]
         wanted = f" matching {' '.join(asked)}" if asked else ""
-        found = "; ".join(f"{i.service} -> {i.upstream} ({i.events} events)" for i in result.incidents[:10])
-        more = f" and {len(result.incidents) - 10} more" if len(result.incidents) > 10 else ""
-        candidates = f"; incidents found: {found}{more}" if found else ""
-        shown = ", ".join(inputs[:5]) + (f" and {len(inputs) - 5} more" if len(inputs) > 5 else "")
+        found = first_of([f"{i.service} -> {i.upstream} ({i.events} events)" for i in result.incidents], 10, sep="; ")
+        candidates = f"; incidents found: {found}" if found else ""
+        shown = first_of(inputs, 5)
         raise NoIncidentError(f"no {names()}{wanted} found in "
                               f"{shown} ({result.lines} lines read, {result.skipped} skipped)"
                               f"{candidates}")

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 from ..errors import DiagnoseError
 from ..model.evidence import SourceStatus
 from ..model.target import RawFiles, Target
+from ..model.text import single_line
 from ..sources.base import Source, SourceOptions
 from .registry import sources as registered_sources
 
@@ -102,4 +103,4 @@ def _preload(sources: Iterable[Source[Any]]) -> None:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())[:500] or "failed"
+    return single_line(text, 500) or "failed"

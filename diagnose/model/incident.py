@@ -19,6 +19,11 @@ def clock(ts: datetime | None) -> str:
     return ts.astimezone(timezone.utc).strftime("%H:%MZ") if ts else "?"
 
 
+def day_clock(ts: datetime) -> str:
+    """"2023-10-25 10:33Z": clock() with the day, for what happened before the window."""
+    return ts.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%MZ")
+
+
 def parse_iso(text: str | None) -> datetime | None:
     if not text:
         return None

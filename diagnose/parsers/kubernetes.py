@@ -30,6 +30,7 @@ from ..model.kube import (
     looks_jvm,
 )
 from ..model.target import RawFiles, Target
+from ..model.text import single_line
 from . import mesh
 from .podhealth import pod_health, ts
 
@@ -384,7 +385,7 @@ def load(files: RawFiles, target: Target) -> KubeEvidence:
         # breaks them (a string for `spec`, a number for `containers`: tests/fuzz) is malformed evidence,
         # one line, not a parser crash.
         raise EvidenceError(f"kubernetes: a document has a field of an unexpected type "
-                            f"({e.__class__.__name__}: {' '.join(str(e).split())[:160]})") from None
+                            f"({e.__class__.__name__}: {single_line(e, 160)})") from None
 
 
 def _load(files: RawFiles, target: Target) -> KubeEvidence:

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from ..errors import EvidenceError
 from ..model.kube import InvalidConfig, RouteTimeout, TrafficPolicy
+from ..model.text import single_line
 
 T = TypeVar("T")
 
@@ -312,7 +313,7 @@ OBJECT_ERRORS = (EvidenceError, AttributeError, TypeError, ValueError, KeyError,
 
 def one_line(e: Exception) -> str:
     text = str(e) if isinstance(e, EvidenceError) else f"a field of an unexpected type ({e.__class__.__name__}: {e})"
-    return " ".join(text.split())[:300]
+    return single_line(text, 300)
 
 
 def _each(docs: Iterable[Mapping[str, Any]], kind: str, read: Callable[[Mapping[str, Any]], list[T]],

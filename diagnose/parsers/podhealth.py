@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from ..errors import EvidenceError
 from ..model.incident import parse_iso
 from ..model.kube import PodHealth
+from ..model.text import single_line
 
 STALLED_TERMINATING = timedelta(minutes=15)     # graceful shutdown far past any sane grace period
 STARTING_GRACE = timedelta(minutes=15)          # Pending or not-ready this long is no longer "starting"
@@ -61,7 +62,7 @@ def pod_health(pod: Mapping[str, Any], now: datetime) -> PodHealth:
         # evidence named in one line, not a parser crash.
         name = (pod.get("metadata") or {}).get("name") if isinstance(pod.get("metadata"), dict) else None
         raise EvidenceError(f"pod {name or '?'}: status has a field of an unexpected type "
-                            f"({e.__class__.__name__}: {' '.join(str(e).split())[:160]})") from None
+                            f"({e.__class__.__name__}: {single_line(e, 160)})") from None
 
 
 def _pod_health(pod: Mapping[str, Any], now: datetime) -> PodHealth:

@@ -30,6 +30,7 @@ from ..model.database import (
 )
 from ..model.incident import parse_iso
 from ..model.target import RawFiles, Target
+from ..model.text import single_line
 from ..redact import scrub_text
 
 HIDDEN = "<insufficient privilege>"
@@ -86,7 +87,7 @@ def _json(raw: bytes, name: str) -> Any:
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:      # RecursionError: [[[[... (tests/fuzz)
-        raise EvidenceError(f"postgres/{name}: not JSON ({' '.join(str(exc).split())[:120]})") from None
+        raise EvidenceError(f"postgres/{name}: not JSON ({single_line(exc, 120)})") from None
 
 
 def _server(raw: bytes | None, notes: list[str]) -> dict[str, Any]:
@@ -168,7 +169,7 @@ def _time(v: Any) -> datetime | None:
 
 
 def _one_line(text: Any) -> str:
-    return " ".join(str(text).split())[:300]
+    return single_line(text, 300)
 
 
 def _matches(value: str | None, upstream: str | None) -> bool:

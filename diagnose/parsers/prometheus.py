@@ -33,6 +33,7 @@ from typing import Callable, Iterable, Mapping
 from ..errors import EvidenceError
 from ..model.metrics import MetricsEvidence, Signal
 from ..model.target import RawFiles, Target
+from ..model.text import single_line
 
 PRECURSOR = timedelta(minutes=10)
 SUSTAIN = 3
@@ -258,7 +259,7 @@ def load(files: RawFiles, target: Target) -> MetricsEvidence:
         query[family] = str(doc.get("query", ""))
         step[family] = _step(doc.get("step"))
         if doc.get("error"):
-            missing[family] = f"query failed: {' '.join(str(doc['error']).split())[:300]}"
+            missing[family] = f"query failed: {single_line(doc['error'], 300)}"
             continue
         resp = doc.get("response")
         for w in (resp.get("warnings") or []) if isinstance(resp, dict) else []:

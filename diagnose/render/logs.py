@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..model.incident import iso
 from ..model.signals import names
+from ..model.text import ms
 from ..redact import scrub_json
 from .escape import md_text, rich_text
 
@@ -26,9 +27,7 @@ def to_json(scan: "LogScan") -> dict[str, object]:
 
 
 def _ms(x: float | None) -> str:
-    if x is None:
-        return "-"
-    return f"{x:,.0f} ms" if x >= 100 else f"{x:g} ms"
+    return ms(x, "-", grouped_from=100)          # a table column: "-" when unknown, "12,000 ms"
 
 
 def _rows(scan: "LogScan") -> list[list[str]]:

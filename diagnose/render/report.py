@@ -14,6 +14,7 @@ from ..model.finding import Finding
 from ..model.incident import iso
 from ..model.report import CauseReport, Report
 from ..model.signals import describe
+from ..model.text import ms as _ms
 from ..redact import scrub_json
 from .escape import md_code_block, md_code_span, md_text, one_line, rich_text
 from .headline import headline
@@ -47,10 +48,6 @@ def _incident_lines(report: Report) -> list[str]:
     if inc.namespace:
         lines.append(f"namespace {inc.namespace}")
     return lines
-
-
-def _ms(x: float | None) -> str:
-    return "?" if x is None else f"{x:g} ms"
 
 
 def _others_lines(report: Report) -> list[str]:

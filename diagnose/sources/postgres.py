@@ -24,6 +24,7 @@ import time
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import SourceError
+from ..model.text import single_line
 from .base import Option, RawFiles, SourceOptions, Target
 
 if TYPE_CHECKING:
@@ -294,8 +295,7 @@ def scrub(message: str, secrets: Iterable[str]) -> str:
 
 
 def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:400] + ("..." if len(text) > 400 else "") if text else type(exc).__name__
+    return single_line(exc, 403, mark="...") or type(exc).__name__
 
 
 def connect_timeout(dsn: str, remaining: float) -> int:

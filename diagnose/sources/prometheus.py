@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import SourceError
 from ..model.incident import iso
+from ..model.text import single_line
 from .base import Option, RawFiles, SourceOptions, Target
 from .bounded import AnswerTooLarge, DeadlineSpent, Watchdog, requests_adapter, run_daemons
 from .http_words import http_error
@@ -350,4 +351,4 @@ def _http_error(text: str) -> str:
         # Not Prometheus's JSON: a proxy's page or Go's "404 page not found". A page says nothing the
         # status does not; a short line of text is kept.
         detail = "" if body.lstrip().startswith("<") or "page not found" in body else body
-    return http_error("Prometheus", code, QUERY_PATH, " ".join(detail.split())[:300], "--prometheus-url")
+    return http_error("Prometheus", code, QUERY_PATH, single_line(detail, 300), "--prometheus-url")
