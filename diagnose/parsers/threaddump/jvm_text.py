@@ -33,7 +33,9 @@ _SYNC_ITEM = re.compile(r"^[ \t]+- (?:locked )?"
                         r"(?:<(?P<addr>[^>]*)> \(a (?P<cls>[^)\r\n]*)\)|(?P<obj>[\w.$]+@[0-9a-fA-F]+))", re.M)
 _STATE_LINE = re.compile(r"^[ \t]+java\.lang\.Thread\.State: (?P<state>[A-Z_]+)(?P<more>.*)$", re.M)
 _JMX = re.compile(r"\bid=(?P<id>\d+) in (?P<state>[A-Z_]+)(?: on lock=(?P<lock>\S+))?")
-_OWNED_BY = re.compile(r"owned by:? (?P<owner>.+?)(?: id=\d+)?\s*$", re.M)
+# The rest of the line; _owner drops a trailing " id=N". (A lazy owner before `\s*$` rescanned a long run of
+# blanks from each of its offsets: quadratic.)
+_OWNED_BY = re.compile(r"owned by:? (?P<owner>[^\n]+)")
 _VISUALVM_ON = re.compile(r" on (?P<obj>[\w.$\[;]+@[0-9a-fA-F]+)")
 _DEADLOCK = re.compile(r"^Found one Java-level deadlock:.*$", re.M)
 _DEADLOCK_END = re.compile(r"^Found \d+ deadlocks?\.\s*$", re.M)
@@ -108,6 +110,13 @@ def _parse_one(text: str, start: int, end: int, source: str, pod: str, index: in
         notes.append(f"{source}: dump {index + 1} is cut short inside thread {threads[-1].name!r}")
     return ThreadDump(source=source, pod=pod, format="jvm", threads=tuple(threads), taken_at=taken_at,
                       runtime=runtime, index=index, jvm_deadlocks=tuple(deadlocks), notes=tuple(notes))
+
+
+def _owner(m: re.Match[str]) -> str:
+    """The owner an `owned by X id=N` names, without its id."""
+    text = m.group("owner").rstrip()
+    cut = text.rfind(" id=")
+    return (text[:cut] if cut > 0 and text[cut + 4:].isdigit() else text).strip()
 
 
 def _line_starts(text: str, prefix: str) -> list[int]:
@@ -220,7 +229,7 @@ def _stack(jm: re.Match[str] | None, hs: int, body: str, pos: int, end: int) -> 
             waiting_for = _ref(None, None, on.group("obj"))
         ob = _OWNED_BY.search(more)
         if ob:
-            owner_hint = ob.group("owner").strip()
+            owner_hint = _owner(ob)
         if "sleeping" in more:
             kind = "sleep"
         elif "parking" in more:
@@ -237,7 +246,7 @@ def _stack(jm: re.Match[str] | None, hs: int, body: str, pos: int, end: int) -> 
                 waiting_for = _ref(None, None, jm.group("lock"))
             ob = _OWNED_BY.search(body, pos, min(end, pos + 300))
             if ob and (not frames or ob.start() < body.find("at ", pos, end)):
-                owner_hint = ob.group("owner").strip()
+                owner_hint = _owner(ob)
         elif hs >= 0:
             _, state, kind = _HEADER_STATES[hs]
 
