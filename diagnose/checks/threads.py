@@ -12,6 +12,7 @@ from ..model.evidence import Evidence
 from ..model.finding import Fact, Finding
 from ..model.text import first_of
 from ..model.threads import Frame, HotSpot, LockCycle, PoolWait, ThreadEvidence
+from .stale import age
 
 SOURCE = "thread-dumps"
 _GO_LOCK_REASONS = ("semacquire", "sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock",
@@ -20,9 +21,11 @@ _GO_LOCK_REASONS = ("semacquire", "sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.
 PARAMS: dict[str, Param] = {
     "weight_cycle": 3.0,              # a lock cycle is a deadlock
     "min_blocked": 10,                # threads waiting on one lock for a contention finding ...
-    "min_blocked_ratio": 0.2,         # ... or this share of the pod's threads (with at least 3)
+    "min_blocked_ratio": 0.2,         # ... or this share of the pod's threads (with at least min_blocked_few)
+    "min_blocked_few": 3,
     "weight_contention": 1.5,
-    "min_request_share": 0.2,         # ... or this share of the pod's request threads stopped (at least 2)
+    "min_request_share": 0.2,         # ... or this share of the pod's request threads stopped (at least
+    "min_request_waiters": 2,         # min_request_waiters of them)
     "min_pool_waiting": 3,            # pool workers waiting in the same place
     "min_pool_ratio": 0.8,            # share of the pool that must be waiting there
     "weight_db_pool": 2.0,            # waiting for a database connection / query result
@@ -112,13 +115,14 @@ def _hotspot_findings(ev: ThreadEvidence, p: Mapping[str, Param], in_cycle: set[
         n, total = len(h.waiters), max(h.total_threads, 1)
         # Contention counts by what it does to requests: a handful of request threads stopped out of ten
         # matters in a process of hundreds of threads; background threads only by their number.
-        stops_requests = h.request_waiters >= 2 and h.request_share >= float(p["min_request_share"])
+        stops_requests = (h.request_waiters >= int(p["min_request_waiters"])
+                          and h.request_share >= float(p["min_request_share"]))
         if h.waiters[0].startswith("goroutine ") and (not stops_requests or any(
                 g.pod == h.pod and g.frame == h.waiter_frame and g.max_minutes >= float(p["go_min_minutes"])
                 for g in ev.goroutine_waits)):
             continue                   # Go: the goroutine-wait finding tells it, with minutes
         if not stops_requests and n < int(p["min_blocked"]) and not (
-                n >= 3 and n / total >= float(p["min_blocked_ratio"])):
+                n >= int(p["min_blocked_few"]) and n / total >= float(p["min_blocked_ratio"])):
             continue
         owner = (f'held by "{h.owner}" ({h.owner_state}) in {_where(h.owner_frame)}' if h.owner
                  else "holder not shown in the dump")
@@ -252,10 +256,4 @@ def stale_dumps(ev: Evidence, td: ThreadEvidence, f: Finding) -> str | None:
     dated = [t for t in times if t is not None]
     if not dated or len(dated) < len(times) or max(dated) >= ev.window.start:
         return None
-    return f"dump taken {_age((ev.window.onset - max(dated)).total_seconds())} before the incident"
-
-
-def _age(seconds: float) -> str:
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.0f} h" if seconds < 2 * 86400 else f"{seconds / 86400:.0f} days"
+    return f"dump taken {age((ev.window.onset - max(dated)).total_seconds())} before the incident"
