@@ -17,6 +17,7 @@ import yaml
 
 from ..errors import RunbookError
 from ..model.check import CheckSpec, Param
+from ..safe_yaml import read_bounded, refuse_bombs
 from .registry import checks as registered_checks
 
 # Facts the engine gives every fix template, from the incident (engine.diagnose.base_facts).
@@ -144,24 +145,8 @@ def for_signal(signal: str) -> Runbook:
 
 
 def _refuse_bombs(text: str, path: str) -> None:
-    """One streaming pass over the YAML events before anything is built: anchors and aliases are refused
-    (a runbook needs neither, and they are how a few lines expand to gigabytes: billion laughs, a
-    recursive alias), and so is nesting past MAX_DEPTH."""
-    depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        line = event.start_mark.line + 1 if event.start_mark else None
-        if isinstance(event, yaml.AliasEvent):
-            raise RunbookError("a YAML alias (*name): anchors and aliases are not allowed in a runbook",
-                               path=path, line=line)
-        if getattr(event, "anchor", None):
-            raise RunbookError("a YAML anchor (&name): anchors and aliases are not allowed in a runbook",
-                               path=path, line=line)
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise RunbookError(f"nested deeper than {MAX_DEPTH} levels: not a runbook", path=path, line=line)
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            depth -= 1
+    """Anchors, aliases and nesting past MAX_DEPTH are refused before anything is built (safe_yaml.py)."""
+    refuse_bombs(text, path, RunbookError, "a runbook", MAX_DEPTH)
 
 
 class _Doc:
@@ -224,17 +209,7 @@ def load(path: Path | str) -> Runbook:
 
 
 def _read(p: Path) -> str:
-    try:
-        with p.open("rb") as f:
-            data = f.read(MAX_RUNBOOK_BYTES + 1)
-    except OSError as e:
-        raise RunbookError(f"cannot read: {e.__class__.__name__}: {e.strerror or e}", path=str(p)) from None
-    if len(data) > MAX_RUNBOOK_BYTES:
-        raise RunbookError(f"larger than {MAX_RUNBOOK_BYTES >> 20} MiB: not a runbook", path=str(p))
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise RunbookError(f"cannot read: not UTF-8 ({e.reason} at byte {e.start})", path=str(p)) from None
+    return read_bounded(p, MAX_RUNBOOK_BYTES, RunbookError, "a runbook")
 
 
 def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
