@@ -38,6 +38,35 @@ class Signal:
 
 
 SIGNALS: tuple[Signal, ...] = (
+    # Before the timeout row: HikariCP's and SQLAlchemy's messages also say "timed out", and the first
+    # row that recognises an event wins.
+    Signal(
+        id="pool-exhausted", name="exhausted connection pool", events="pool exhaustions",
+        verb="ran out of pooled connections to",
+        # The messages as each library writes them:
+        # - HikariCP, HikariPool.createTimeoutException: "<pool> - Connection is not available, request
+        #   timed out after <n>ms." (java.sql.SQLTransientConnectionException);
+        # - SQLAlchemy, pool/impl.py QueuePool._do_get: "QueuePool limit of size %d overflow %d reached,
+        #   connection timed out, timeout %0.2f" (sqlalchemy.exc.TimeoutError, code 3o7r);
+        # - pgx (pgxpool.Pool.Acquire) callers: "failed to acquire connection: ..." and "conn pool
+        #   exhausted", as Go services wrap and log the pool's error;
+        # - PostgreSQL, src/backend/storage/lmgr/proc.c InitProcess: "sorry, too many clients already"
+        #   (SQLSTATE 53300, too_many_connections).
+        words=(r"(?i:connection is not available|queuepool limit|failed to acquire (?:a )?conn|"
+               r"pool[ _-]?exhausted|too many clients)"),
+        # Every first byte is shared with another row's: "n is not available" (Connection is not
+        # available) and "n<=acquire con" join the "n" pass, "mit of size" (QueuePool limit of size) and
+        # "many clients" the "m" pass, "xhausted" the "x" pass.
+        markers=(rb"n is not available", rb"n(?<=acquire con)", rb"mit of size", rb"many clients",
+                 rb"xhausted"),
+        examples=("HikariPool-1 - Connection is not available, request timed out after 30000ms.",
+                  "java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, "
+                  "request timed out after 30004ms.",
+                  "QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00",
+                  "failed to acquire connection: context deadline exceeded", "conn pool exhausted",
+                  "FATAL: sorry, too many clients already",
+                  "pq: sorry, too many clients already"),
+    ),
     Signal(
         id="upstream-timeout", name="upstream timeout", events="timeouts", verb="timed out waiting for",
         # timeout, time out, timed out, TimedOut, ETIMEDOUT, deadline exceeded, DeadlineExceeded, gRPC's
@@ -58,19 +87,29 @@ SIGNALS: tuple[Signal, ...] = (
     Signal(
         id="upstream-unavailable", name="unavailable upstream", events="failed connections",
         verb="could not reach",
-        # A minimal recogniser (the next signals widen it): connection refused or reset (ECONNREFUSED,
-        # ECONNRESET, nginx's "(111: Connection refused)"), gRPC UNAVAILABLE (status 14: Go's "code =
-        # Unavailable", Java's and Python's UNAVAILABLE), a proxy's 502/503.
-        words=r"(?i:connection[ _-]?re(?:fused|set)|econnre(?:fused|set)|\bunavailable\b)",
-        # "n..." finds (C|c)onnection refused/reset and (U|u)navailable; the upper-case spellings join the
-        # timeout row's "E" pass (ECONNREFUSED, ECONNRESET, and UNAVAILABLE read back from its last E).
-        markers=(rb"n(?:ection[ _-]?re(?:fused|set)|available)", rb"ECONNRE", rb"E(?<=UNAVAILABLE)"),
+        # Connection refused or reset (ECONNREFUSED, ECONNRESET, nginx's "(111: Connection refused)" and
+        # "connect() failed (111"), gRPC UNAVAILABLE (status 14: Go's "code = Unavailable", Java's and
+        # Python's UNAVAILABLE), Envoy's "no healthy upstream" (UH) and "upstream connect error or
+        # disconnect/reset before headers", nginx's "no live upstreams", a proxy's 502/503.
+        words=(r"(?i:connection[ _-]?re(?:fused|set)|econnre(?:fused|set)|\bunavailable\b|"
+               r"no (?:healthy|live) upstream|upstream connect error|connect\(\) failed \(111)"),
+        # "n..." finds (C|c)onnection refused/reset, (U|u)navailable, no healthy/live upstream, connect
+        # error and connect() failed; the upper-case spellings join the timeout row's "E" pass
+        # (ECONNREFUSED, ECONNRESET, and UNAVAILABLE read back from its last E).
+        markers=(rb"n(?:ection[ _-]?re(?:fused|set)|available|o (?:healthy|live) upstream|nect error|"
+                 rb"nect\(\) failed)", rb"ECONNRE", rb"E(?<=UNAVAILABLE)"),
+        # UH: no healthy upstream host; UO: upstream overflow (circuit breaking: the connection pool or
+        # pending-request limit was full), whatever the status code.
+        proxy_flags=frozenset({"UH", "UO"}),
         proxy_codes=frozenset({"502", "503"}),
-        proxy_markers=(rb"50[23]\b",),
+        proxy_markers=(rb"50[23]\b", rb'U[HO][",]'),
         examples=("dial tcp 10.0.0.5:8080: connect: connection refused", "connect ECONNREFUSED 10.0.0.5:8080",
                   "java.net.ConnectException: Connection refused", "read: connection reset by peer",
                   "socket hang up ECONNRESET", "rpc error: code = Unavailable desc = connection error",
-                  "io.grpc.StatusRuntimeException: UNAVAILABLE: io exception", "503 Service Unavailable"),
+                  "io.grpc.StatusRuntimeException: UNAVAILABLE: io exception", "503 Service Unavailable",
+                  "no healthy upstream", "upstream connect error or disconnect/reset before headers",
+                  "no live upstreams while connecting to upstream",
+                  "connect() failed (111: Connection refused) while connecting to upstream"),
     ),
 )
 

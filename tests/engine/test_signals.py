@@ -94,4 +94,4 @@ def test_a_log_with_no_incident_of_any_signal_names_every_signal_it_looked_for(t
     log.write_text('{"level": "INFO", "message": "ok", "service": "frontend-api"}\n' * 3)
     p = diagnose("run", "--log", str(log), env=NO_SOURCES)
     assert p.returncode == 3
-    assert "no upstream timeout or unavailable upstream found" in p.stderr
+    assert "no exhausted connection pool, upstream timeout or unavailable upstream found" in p.stderr

@@ -64,8 +64,8 @@ def test_a_marker_without_one_literal_first_byte_is_refused(marker):
 
 
 def test_an_unknown_signal_is_worded_plainly():
-    s = describe("pool-exhausted")
-    assert (s.name, s.events) == ("pool exhausted", "pool exhausted events")
+    s = describe("disk-full")
+    assert (s.name, s.events) == ("disk full", "disk full events")
     assert describe("upstream-timeout").events == "timeouts"
 
 
