@@ -103,6 +103,9 @@ def _source_options(f: Callable[..., Any]) -> Callable[..., Any]:
                                         "any case (default: the one with most events)."),
         click.option("--service", help="Diagnose the incident of this caller, by any part of its name, any case "
                                        "(default: the one with most events)."),
+        click.option("--log-format", "log_format", type=click.Path(exists=True, dir_okay=False),
+                     help="A YAML mapping for an in-house log format: a regex with named groups, or the JSON/logfmt "
+                          "keys of each role (docs/logs.md \"Your own format\")."),
         click.option("--log", "logs", multiple=True, type=click.Path(allow_dash=True),
                      help="A log with the incident: timeouts, refused connections (repeatable; - for standard input). "
                           "Required unless --from or -l reads the pods' logs."),
@@ -244,14 +247,28 @@ def _analyze(bundle: str, runbook_name: str | None, fmt: str, output: str | None
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
+@click.option("--log-format", "log_format", type=click.Path(exists=True, dir_okay=False),
+              help="A YAML mapping for an in-house log format: a regex with named groups, or the JSON/logfmt keys "
+                   "of each role (docs/logs.md \"Your own format\").")
+@click.option("--explain", "explain", type=click.Path(dir_okay=False),
+              help="Show how the first lines and the first candidate lines of this log are read: the format, the "
+                   "rule for each field, why a line is no event.")
+@click.option("--lines", "n_lines", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="With --explain: how many lines of each kind.")
 @_output_options
-def logs(paths: Sequence[str], fmt: str, output: str | None) -> None:
+def logs(paths: Sequence[str], log_format: str | None, explain: str | None, n_lines: int, fmt: str,
+         output: str | None) -> None:
     """Scan logs and print the incidents found (signal, caller, upstream, count, first/last seen, durations)."""
     from .engine.api import scan_logs
     from .render import logs as render_logs
 
-    result = scan_logs(paths, stdin=sys.stdin.buffer if "-" in paths else None)
+    if explain:
+        _explain(explain, n_lines, log_format, fmt, output)
+        return
+    if not paths:
+        raise click.UsageError("Missing argument 'PATHS...'.")
+    result = scan_logs(paths, stdin=sys.stdin.buffer if "-" in paths else None, log_format=log_format)
     if fmt == "json":
         import json
 
@@ -264,6 +281,32 @@ def logs(paths: Sequence[str], fmt: str, output: str | None) -> None:
         # As `run` does when the logs hold nothing to diagnose (README: exit 3), after the report: a script
         # can tell "nothing found" from "done" without parsing it.
         click.get_current_context().exit(3)
+
+
+def _explain(path: str, n: int, log_format: str | None, fmt: str, output: str | None) -> None:
+    import json
+
+    from .engine.api import explain_logs
+    from .render.escape import one_line
+
+    rows = explain_logs(path, lines=n, log_format=log_format)
+    if fmt == "json":
+        _write(json.dumps({"path": path, "lines": rows}, indent=2) + "\n", output)
+        return
+    out = []
+    for r in rows:
+        head = f"line {r['line']} ({', '.join(r['picked'])}): {r['format']}"
+        if r.get("wrapper"):
+            head += f", after peeling a {r['wrapper']} wrapper"
+        out.append(one_line(head))
+        out.append("  " + one_line(r["text"]))
+        for name, rule in r["fields"].items():
+            value = r["event"].get(name) if r["event"] else None
+            shown = f" = {one_line(value)}" if value is not None else ""
+            out.append(f"    {one_line(name)}{shown}: {one_line(rule)}")
+        if r["event"] is None:
+            out.append(f"    not an event: {one_line(r['reason'])}")
+    _write("\n".join(out) + "\n", output)
 
 
 # --- runbooks ---------------------------------------------------------------------------------------

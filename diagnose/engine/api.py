@@ -19,15 +19,33 @@ if TYPE_CHECKING:
     from .gather import Gathered, Progress
 
 __all__ = ["SourceOptions", "demo_bundle", "gather", "gather_logs", "open_bundle", "pick_target",
-           "remove_private_files", "scan_logs", "source_options", "write_bundle"]
+           "remove_private_files", "scan_logs", "explain_logs", "source_options", "write_bundle"]
 
 
 def scan_logs(paths: Sequence[str], *, keep_lines: int = 0, stdin: BinaryIO | None = None,
-              streams: Mapping[str, bytes] | None = None) -> LogScan:
-    """`diagnose logs`, and the first step of run and collect: the incidents in the logs."""
+              streams: Mapping[str, bytes] | None = None, log_format: str | None = None) -> LogScan:
+    """`diagnose logs`, and the first step of run and collect: the incidents in the logs. `log_format`: a
+    --log-format mapping file (logs/custom_format.py), validated first (InputError naming file and line)."""
     from ..logs.scan import scan
 
-    return scan(list(paths), keep_lines=keep_lines, stdin=stdin, streams=streams)
+    custom = None
+    if log_format:
+        from ..logs.custom_format import load
+
+        custom = load(log_format)
+    return scan(list(paths), keep_lines=keep_lines, stdin=stdin, streams=streams, custom=custom)
+
+
+def explain_logs(path: str, *, lines: int = 10, log_format: str | None = None) -> list[dict[str, Any]]:
+    """`diagnose logs --explain PATH`: how the first lines and the first candidate lines are read."""
+    from ..logs.explain import explain
+
+    custom = None
+    if log_format:
+        from ..logs.custom_format import load
+
+        custom = load(log_format)
+    return explain(path, lines, custom)
 
 
 def source_options(opts: Mapping[str, Any]) -> SourceOptions:
@@ -66,7 +84,7 @@ def pick_target(logs: Sequence[str], opts: Mapping[str, Any], early: Mapping[str
     streams = {f"{name}/{rel}": data for name, g in (early or {}).items() if g.status.status == "ok"
                for rel, data in sorted(g.files.items()) if rel.endswith(".log")}
     inputs = [*logs, *streams]
-    result = scan_logs(inputs, keep_lines=10_000, stdin=stdin, streams=streams)
+    result = scan_logs(inputs, keep_lines=10_000, stdin=stdin, streams=streams, log_format=opts.get("log_format"))
     incidents = [i for i in result.incidents if _picked(i.service, opts.get("service"))
                  and _picked(i.upstream, opts.get("upstream"))]
     if not incidents:      # (scan itself raises InputError when no line at all was usable)

@@ -15,6 +15,7 @@ from .event import Event, Skip
 
 JSON, LOGFMT, NGINX, ENVOY, UNKNOWN = "json", "logfmt", "nginx", "envoy", "unknown"
 HAPROXY, TEXT = "haproxy", "text"       # TEXT: application text layouts (text_formats.py)
+CUSTOM = "custom"                       # a --log-format mapping (custom_format.py)
 TEXT_FORMATS = (NGINX, ENVOY, HAPROXY, TEXT, LOGFMT)
 
 # Candidate markers, built from the signal table (model/signals.py, logs/classify.py). Each marker costs
@@ -41,7 +42,7 @@ STRUCTURE: dict[str, re.Pattern[bytes]] = {
 PARSERS: dict[str, Parser] = {NGINX: nginx.parse, ENVOY: envoy.parse, LOGFMT: logfmt.parse,
                               HAPROXY: haproxy.parse, TEXT: text_formats.parse}
 NAMES = {JSON: "JSON", LOGFMT: "logfmt", NGINX: "nginx", ENVOY: "Envoy access log", HAPROXY: "HAProxy",
-         TEXT: "application text"}
+         TEXT: "application text", CUSTOM: "--log-format mapping"}
 
 
 def is_candidate(fmt: str, line: bytes) -> bool:

@@ -17,13 +17,16 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import formats, jsonlines, nginx
 from .event import Event, Skip
 from .formats import JSON, NGINX, UNKNOWN
 from .group import Groups
 from .stream import Chunk, LongLine, Piece
+
+if TYPE_CHECKING:
+    from .custom_format import LogFormat
 
 MAX_SAMPLES = 5
 # A newline that is not preceded by `}` (or `}\r`) or not followed by `{`: an edge of a line that is not
@@ -57,11 +60,13 @@ class Plan:
     keep: int
     wrapped: bool = False       # lines are peeled first (wrappers.py); fmt is the inner lines' format
     access_only: bool = False   # an nginx file with upstreaminfo access lines: error lines repeat them
+    custom: LogFormat | None = None     # --log-format: every line is offered to the mapping first
 
 
-def plan_for(fmt: str, envoy_json: bool, keep: int, wrapped: bool = False, access_only: bool = False) -> Plan:
+def plan_for(fmt: str, envoy_json: bool, keep: int, wrapped: bool = False, access_only: bool = False,
+             custom: LogFormat | None = None) -> Plan:
     markers = formats.JSON_MARKERS + (formats.ENVOY_JSON_MARKERS if envoy_json else ())
-    return Plan(fmt, tuple((_first_byte(mk), mk) for mk in markers), keep, wrapped, access_only)
+    return Plan(fmt, tuple((_first_byte(mk), mk) for mk in markers), keep, wrapped, access_only, custom)
 
 
 def _first_byte(marker: re.Pattern[bytes]) -> bytes:
@@ -80,7 +85,9 @@ def process(piece: Piece, plan: Plan, part: Part) -> None:
     part.lines += piece.lines
     if piece.end <= piece.start:
         return                   # a wrapped chunk whose lines were all parts of a longer one
-    if plan.fmt == JSON:
+    if plan.custom is not None:
+        _custom_chunk(piece, plan, plan.custom, part)
+    elif plan.fmt == JSON:
         _json_chunk(piece, plan, part)
     else:
         _text_chunk(piece, plan, part)
@@ -251,3 +258,29 @@ def _text_chunk(chunk: Chunk, plan: Plan, part: Part) -> None:
 
 def _nginx_access_only(line: str) -> Event | None:
     return nginx.parse(line, access_only=True)
+
+
+def _custom_chunk(chunk: Chunk, plan: Plan, custom: LogFormat, part: Part) -> None:
+    """--log-format: every line is read by the mapping (an in-house format has no pre-filter of its own);
+    a line it does not take is offered to the built-in formats, as a mixed line is."""
+    lines = chunk.text.split(b"\n")
+    if chunk.text.endswith(b"\n"):
+        lines.pop()
+    for i, raw in enumerate(lines):
+        line = raw[:-1] if raw.endswith(b"\r") else raw
+        if not line.strip():
+            part.blank += 1
+            continue
+        try:
+            reading = custom.read(formats.decode(line).strip())
+        except Skip as e:
+            part.skip(_line_at(chunk, i) if part.wants_samples else None, str(e))
+            continue
+        except (ValueError, TypeError, RecursionError) as e:
+            part.skip(_line_at(chunk, i) if part.wants_samples else None, f"unreadable ({e})")
+            continue
+        if not reading.matched:
+            _other_format(chunk, 0, line, plan, part, reading.reason or f"not a {custom.name} line",
+                          _line_at(chunk, i), i)
+        elif reading.event is not None:
+            _add(chunk, 0, i, reading.event, line, plan, part)
