@@ -3,6 +3,7 @@ modules and collects every function marked with `@check` (diagnose.model.check).
 
 MODULES = (
     "diagnose.checks.logs",
+    "diagnose.checks.log_signals",
     "diagnose.checks.kubernetes",
     "diagnose.checks.podhealth",
     "diagnose.checks.mesh",

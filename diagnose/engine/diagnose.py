@@ -171,7 +171,7 @@ def base_facts(evidence: Evidence, target: Target) -> dict[str, Fact]:
 def diagnose(target: Target, gathered: Mapping[str, Gathered], runbook: Runbook,
              progress: CheckProgress | None = None, others: Sequence[Incident] = ()) -> Report:
     """`others`: the incidents the logs held besides the target's, listed in the report (not diagnosed)."""
-    evidence = load_evidence(target, gathered)
+    evidence = replace(load_evidence(target, gathered), log_incidents=tuple(others))
     results = run_checks(evidence, runbook, progress)
     causes = rank(runbook, results, evidence.incident, base_facts(evidence, target))
     # The namespace diagnosed (--namespace, else the logs') is the incident's namespace in every output.

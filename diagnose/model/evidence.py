@@ -43,6 +43,9 @@ class Evidence:
     threads: "ThreadEvidence | None" = None
     notes: tuple[str, ...] = ()
     by_source: Mapping[str, object] = field(default_factory=dict)   # every source's evidence, by its name
+    # The logs' other incidents (`run --log`: every signal, caller and upstream the scan found besides the
+    # one diagnosed), for checks that read what the upstream's own log says (checks/log_signals.py).
+    log_incidents: tuple[Incident, ...] = ()
 
     def __post_init__(self) -> None:
         # One truth: the typed fields win over by_source for their sources (so that dataclasses.replace

@@ -95,3 +95,62 @@ def test_a_log_with_no_incident_of_any_signal_names_every_signal_it_looked_for(t
     p = diagnose("run", "--log", str(log), env=NO_SOURCES)
     assert p.returncode == 3
     assert "no exhausted connection pool, upstream timeout or unavailable upstream found" in p.stderr
+
+
+POOL_MESSAGES = [
+    "HikariPool-1 - Connection is not available, request timed out after 30000ms.",
+    "failed to acquire connection: context deadline exceeded",
+    "conn pool exhausted",
+    "QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00",
+    "FATAL: sorry, too many clients already",
+]
+
+
+def _pool_log(tmp_path: Path, name: str, with_pool: bool) -> str:
+    lines = [{"timestamp": f"2023-10-27T10:30:{i:02d}Z", "level": "error", "service": "frontend-api",
+              "upstream": "user-auth-service", "msg": "upstream timeout", "duration_ms": 5000} for i in range(30)]
+    if with_pool:
+        lines += [{"timestamp": f"2023-10-27T10:29:{i:02d}Z", "level": "error", "service": "user-auth-service",
+                   "peer.service": "postgres", "msg": POOL_MESSAGES[0]} for i in range(12)]
+    p = tmp_path / name
+    p.write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    return str(p)
+
+
+def test_every_library_s_pool_message_is_a_pool_exhausted_incident(tmp_path):
+    p = tmp_path / "pool.jsonl"
+    p.write_text("\n".join(json.dumps({"level": "error", "service": f"svc{i}", "peer.service": "postgres", "msg": m})
+                           for i, m in enumerate(POOL_MESSAGES)) + "\n")
+    out = diagnose("logs", str(p), "--format", "json", env=NO_SOURCES)
+    assert out.returncode == 0, out.stderr
+    incidents = json.loads(out.stdout)["incidents"]
+    assert sorted((i["service"], i.get("signal")) for i in incidents) == [
+        (f"svc{i}", "pool-exhausted") for i in range(len(POOL_MESSAGES))]
+
+
+def test_logs_text_lists_every_signal_found(tmp_path):
+    log = _pool_log(tmp_path, "both.jsonl", with_pool=True)
+    out = diagnose("logs", log, env=NO_SOURCES)
+    assert out.returncode == 0, out.stderr
+    assert "upstream-timeout" in out.stdout and "pool-exhausted" in out.stdout
+
+
+def _database(tmp_path: Path, with_pool: bool) -> dict:
+    out = diagnose("run", "--log", _pool_log(tmp_path, f"{with_pool}.jsonl", with_pool), "--format", "json",
+                   env=NO_SOURCES)
+    report = json.loads(out.stdout)
+    assert report["incident"]["service"] == "frontend-api"
+    return next(c for c in report["causes"] if c["id"] == "database")
+
+
+def test_the_upstream_s_own_pool_exhaustion_is_database_evidence_for_a_timeout(tmp_path):
+    without, with_pool = _database(tmp_path, False), _database(tmp_path, True)
+    assert with_pool["confidence"] > without["confidence"]
+    summaries = [e["summary"] for e in with_pool["evidence"]]
+    assert any("user-auth-service's own log" in s and "exhausted 12 times since 10:29Z" in s for s in summaries)
+
+
+def test_the_pool_exhausted_runbook_ranks_the_catalogue_with_database_first():
+    doc = yaml.safe_load((REPO / "runbooks" / "pool-exhausted.yaml").read_text())
+    assert set(doc["requires_causes"]) >= set(CATALOGUE)
+    assert max(doc["steps"], key=lambda s: s["prior"])["cause"] == "database"
