@@ -124,7 +124,8 @@ def test_a_request_rise_made_of_the_mesh_s_retries_is_not_load(tmp_path: Path):
     at = _onset(bundle, "gc_time_fraction").timestamp()
 
     def retried(ss: list[Series]) -> list[Series]:
-        (plain,) = ss
+        # the destination-side request series (the fixture may also carry source-side and retry series)
+        plain = next(s for s in ss if s["metric"].get("kind", "requests") == "requests")
         dst = _map([plain], lambda m, t, v: v * 3 if t >= at else v)[0]
         return [{**dst, "metric": {"kind": "requests"}}, {**plain, "metric": {"kind": "source"}}]
 
