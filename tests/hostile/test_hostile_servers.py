@@ -2,21 +2,19 @@
 the budget plus a small constant, the hostile source is an `error` with a one-line reason, the rest of the
 report is produced, and the process stays small whatever the server sends.
 
-Each case is a real process: its wall-clock time is measured around it and its peak RSS is its own (os.wait4
-returns the rusage of that one child).
+Each case is a real process: its wall-clock time is measured around it and its peak RSS is its own
+(tests/measure.py: a small launcher waits for it with os.wait4, so the pytest process's own size is not
+inherited into the figure).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
+import measure
 import pytest
 from servers.hostile import Hostile
 
@@ -54,19 +52,9 @@ def run_measured(args: list[str], tmp_path: Path, kill_after: float = 30) -> tup
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "PROMETHEUS", "KUBE", "DIAGNOSE"))}
     env["HOME"] = str(tmp_path)             # no ~/.kube/config of whoever runs the tests
     out, err = tmp_path / "stdout", tmp_path / "stderr"
-    with open(out, "wb") as o, open(err, "wb") as e:
-        started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "diagnose", *args], cwd=REPO, env=env, stdout=o, stderr=e)
-        # A hang must fail the test, not the suite: kill the child if it outlives any sane bound.
-        killer = threading.Timer(kill_after, lambda: os.kill(proc.pid, signal.SIGKILL))
-        killer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
-        wall = time.monotonic() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, wall, usage.ru_maxrss / 1024, out.read_text(), err.read_text()
+    m = measure.run_measured([sys.executable, "-m", "diagnose", *args], cwd=REPO, env=env, stdout=out,
+                             stderr=err, kill_after=kill_after)
+    return m.code, m.wall, m.rss_mb, out.read_text(), err.read_text()
 
 
 @pytest.mark.parametrize(("source", "mode"), CASES, ids=[f"{s}-{m}" for s, m in CASES])
