@@ -116,12 +116,16 @@ class Fields:
     __slots__ = ("rec", "plan")
 
     def __init__(self, rec: Mapping[str, Any]) -> None:
-        shape = tuple(rec)
-        plan = _PLANS.get(shape)
-        if plan is None:
-            plan = _plan(rec)
-            if plan is not None and len(_PLANS) < 4096:
-                _PLANS[shape] = plan
+        plan = None
+        # Only flat records share plans: one line may nest where another of the same keys does not
+        # (`"kubernetes": {...}` here, `"kubernetes": null` there), and a flat plan would miss the nested keys.
+        if not any(v.__class__ is dict or _is_kv_list(v) for v in rec.values()):
+            shape = tuple(rec)
+            plan = _PLANS.get(shape)
+            if plan is None:
+                plan = _plan(rec)
+                if plan is not None and len(_PLANS) < 4096:
+                    _PLANS[shape] = plan
         if plan is None:               # nested: flatten and plan its flat keys, unshared
             rec = flatten(rec)
             plan = _plan(rec)
@@ -252,10 +256,8 @@ def _kind(rec: Mapping[str, Any], plan: Plan) -> str | None:
 
 def event_from_record(rec: Mapping[str, Any], default_service: str = "unknown") -> Event | None:
     """The Event a record describes, or None when it is no signal (nor failure) with an upstream named."""
-    plan = _PLANS.get(tuple(rec))
-    if plan is None:
-        f = Fields(rec)
-        rec, plan = f.rec, f.plan
+    f = Fields(rec)                     # the shared plan of its shape, when it is flat (see Fields)
+    rec, plan = f.rec, f.plan
     kind = _kind(rec, plan)
     if kind is None:
         return None

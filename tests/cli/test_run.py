@@ -71,7 +71,7 @@ def test_a_log_without_timeouts_exits_3(tmp_path):
     log = tmp_path / "quiet.log"
     log.write_text('{"level": "INFO", "message": "ok", "service": "frontend-api"}\n' * 5)
     line = assert_clean_error(diagnose("run", "--log", str(log), env=NO_SOURCES), code=3)
-    assert "no upstream timeout" in line
+    assert "upstream timeout" in line and "found in" in line
 
 
 def test_a_log_of_binary_garbage_exits_2_with_one_line(tmp_path):

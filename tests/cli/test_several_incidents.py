@@ -67,6 +67,6 @@ def test_an_exact_name_wins_over_a_longer_name_that_contains_it(tmp_path: Path) 
 def test_no_match_exits_3_with_one_line_listing_the_candidates(tmp_path: Path) -> None:
     p = diagnose("run", "--log", str(three_incidents(tmp_path)), "--upstream", "nosuch", env=NO_SOURCES)
     line = assert_clean_error(p, code=3)
-    assert "no upstream timeout or unavailable upstream matching --upstream 'nosuch'" in line
+    assert "upstream timeout or unavailable upstream matching --upstream 'nosuch'" in line
     for caller, upstream, count in INCIDENTS:
         assert f"{caller} -> {upstream} ({count} events)" in line

@@ -44,3 +44,23 @@ def test_logger_name_is_not_taken_for_the_caller_outside_bunyan_and_pino():
     rec = {"name": "com.example.AuthClient", "message": "Read timed out", "upstream": "auth"}
     assert event_from_record(rec).service == "unknown"
     assert event_from_record({**rec, "hostname": "h", "pid": 1}).service == "com.example.AuthClient"
+
+
+def test_a_record_that_nests_where_an_earlier_one_of_the_same_keys_did_not_is_still_read_nested():
+    # Plans are shared by records of one shape; a line with `"kubernetes": null` first must not leave the
+    # next lines' kubernetes.namespace_name unread (found by tests/fuzz: the manifest lost its namespace).
+    from diagnose.logs.fields import Fields, first_str
+
+    flat = {"service": "api", "upstream_service": "auth", "kubernetes": None}
+    nested = {"service": "api", "upstream_service": "auth", "kubernetes": {"namespace_name": "shop-eu"}}
+    Fields(flat)
+    assert first_str(Fields(nested), "namespace") == "shop-eu"
+
+
+def test_an_event_of_a_nested_record_is_read_after_a_flat_one_of_the_same_keys():
+    from diagnose.logs.fields import event_from_record
+
+    base = {"message": "upstream timeout", "service": "api", "upstream_service": "auth", "duration_ms": 10}
+    event_from_record({**base, "kubernetes": "n/a"})
+    ev = event_from_record({**base, "kubernetes": {"namespace_name": "shop-eu"}})
+    assert ev is not None and ev.namespace == "shop-eu"
