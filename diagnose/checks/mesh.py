@@ -75,7 +75,7 @@ def plan_facts(r: RouteTimeout, pl: Plan) -> dict[str, Fact]:
 
 
 def _route_findings(r: RouteTimeout, ev: Evidence, p: Mapping[str, Param], p99: float | None,
-                    p99_from: str) -> list[Finding]:
+                    p99_from: str, fired: bool = False) -> list[Finding]:
     inc = ev.incident
     caller, deadline = inc.service, inc.timeout_ms
     what = f"{r.kind} {r.name}"
@@ -140,7 +140,9 @@ def _route_findings(r: RouteTimeout, ev: Evidence, p: Mapping[str, Param], p99: 
     # usual latency; with neither known a bound is no evidence either way.
     roomy = p99 is not None and bound >= float(p["headroom_ratio"]) * p99
     fits = bound < deadline and (roomy or p99 is None) if deadline else roomy
-    if fits:
+    # A bound the durations show firing (the timeout chain) ended the requests: it is the finding, not
+    # headroom, however far it sits from the caller's deadline or the upstream's p99.
+    if fits and not fired:
         text = f"{what}: {said}"
         text += f", within {caller}'s {fmt_ms(deadline)} deadline" if deadline else ""
         if p99 is not None:
@@ -158,6 +160,7 @@ class Timer:
     what: str                    # how it is set, as the reader can check it
     ms: float
     caller: bool = False
+    route: RouteTimeout | None = None      # the route whose setting this is (None: the caller's own)
 
 
 _ORDER = {"Ingress": 0, "VirtualService": 1, "ServiceProfile": 2}
@@ -175,25 +178,28 @@ def timers(ev: Evidence, routes: tuple[RouteTimeout, ...]) -> list[Timer]:
         per_name = "proxy-read-timeout" if r.kind == "Ingress" else "perTryTimeout"
         if r.kind == "Ingress" and r.connect_timeout_ms:
             out.append(Timer(where, f"proxy-connect-timeout {fmt_ms(r.connect_timeout_ms)} (a connect that fails)",
-                             r.connect_timeout_ms))
+                             r.connect_timeout_ms, route=r))
         if b.per_try_ms is not None and b.tries > 1 and (b.cap_ms is None or b.per_try_ms < b.cap_ms):
-            out.append(Timer(where, f"{per_name} {fmt_ms(b.per_try_ms)}, one try{lies}", b.per_try_ms))
+            out.append(Timer(where, f"{per_name} {fmt_ms(b.per_try_ms)}, one try{lies}", b.per_try_ms, route=r))
         # a route nothing bounds is listed too (a timeout of days is no timer): it never fires
-        out.append(Timer(where, describe(r, b) + lies, b.bound_ms if b.bound_ms is not None else math.inf))
+        out.append(Timer(where, describe(r, b) + lies, b.bound_ms if b.bound_ms is not None else math.inf,
+                         route=r))
     return out
 
 
-def timeout_chain(ev: Evidence, routes: tuple[RouteTimeout, ...], p: Mapping[str, Param]) -> Finding | None:
+def timeout_chain(ev: Evidence, routes: tuple[RouteTimeout, ...],
+                  p: Mapping[str, Param]) -> tuple[Finding | None, Timer | None]:
     """One finding naming every timer in force on the path and the one whose value the observed durations
     match: requests clustered at (attempts + 1) x perTryTimeout, at ingress-nginx's 60 s default, or at the
-    caller's own deadline. None when the durations are unknown or no proxy stands on the path."""
+    caller's own deadline; and that timer when it is a proxy's. None when the durations are unknown or no
+    proxy stands on the path."""
     inc = ev.incident
     observed = inc.duration_ms.p50 if inc.duration_ms.p50 is not None else inc.duration_ms.max
     if observed is None or not routes:
-        return None
+        return None, None
     chain = timers(ev, routes)
     if not chain:
-        return None
+        return None, None
     tol = float(p["match_tolerance"])
     near = sorted((abs(t.ms - observed) / t.ms, i) for i, t in enumerate(chain)
                   if math.isfinite(t.ms) and _near(observed, t.ms, tol))
@@ -205,20 +211,20 @@ def timeout_chain(ev: Evidence, routes: tuple[RouteTimeout, ...], p: Mapping[str
         best = chain[near[0][1]]
         same = [chain[i] for d, i in near if d == near[0][0]]
         if any(t.caller for t in same) and len(same) > 1:
-            return None                      # the caller's own and a proxy's end requests at the same time
+            return None, None                # the caller's own and a proxy's end requests at the same time
         if best.caller:
             # the durations say the caller's timer fired; a route still wrong (a try below the p99) keeps its
             # own finding, and this small weight does not outweigh it
             return Finding("mesh-timeout", "against", float(p["weight_caller_fired"]), SOURCE,
-                           f"{text}: {best.where} ({best.what}) ended them, not a proxy's timer")
+                           f"{text}: {best.where} ({best.what}) ended them, not a proxy's timer"), None
         return Finding("mesh-timeout", "for", float(p["weight_explains"]), SOURCE,
-                       f"{text}: the timer that fired is {best.where}, {best.what}")
+                       f"{text}: the timer that fired is {best.where}, {best.what}"), best
     if inc.timeout_ms and observed < inc.timeout_ms * (1 - tol):
         return Finding("mesh-timeout", "for", float(p["weight_unseen_timer"]), SOURCE,
                        f"{text}, well before {inc.service}'s own {fmt_ms(inc.timeout_ms)}, and no timer read on "
                        f"the path matches: a timer not read here ended them (a gateway, a load balancer, a "
-                       f"client library)")
-    return None
+                       f"client library)"), None
+    return None, None
 
 
 def _invalid_findings(kube: KubeEvidence, p: Mapping[str, Param]) -> list[Finding]:
@@ -266,10 +272,10 @@ def mesh_routes(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         return []
     p99, p99_from = normal_latency_ms(ev)
     out: list[Finding] = []
+    chain, fired = timeout_chain(ev, kube.routes, p)
     for r in kube.routes:
-        out += _route_findings(r, ev, p, p99, p99_from)
+        out += _route_findings(r, ev, p, p99, p99_from, fired=fired is not None and fired.route is r)
     out += _invalid_findings(kube, p)
-    chain = timeout_chain(ev, kube.routes, p)
     if chain is not None:
         out.append(chain)
     for d in kube.policies:
