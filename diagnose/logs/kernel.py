@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from . import formats, jsonlines, nginx
 from .event import Event, Skip
@@ -214,21 +214,32 @@ def _line_at(chunk: Chunk, index: int) -> int:
     return chunk.peeled.line_no(chunk.first_line, index) if chunk.peeled is not None else chunk.first_line + index
 
 
-def _text_chunk(chunk: Chunk, plan: Plan, part: Part) -> None:
-    text = chunk.text
-    lines = text.split(b"\n")
-    if text.endswith(b"\n"):
+def _lines(chunk: Chunk, part: Part) -> Iterator[tuple[int, bytes]]:
+    """The chunk's lines that are not blank, with their index, a trailing \\r dropped; blank ones are counted."""
+    lines = chunk.text.split(b"\n")
+    if chunk.text.endswith(b"\n"):
         lines.pop()
-    structure = formats.STRUCTURE.get(plan.fmt)
-    parser = formats.PARSERS.get(plan.fmt)
-    if plan.access_only and plan.fmt == NGINX:
-        parser = _nginx_access_only
-    name = formats.NAMES.get(plan.fmt, plan.fmt)
     for i, raw in enumerate(lines):
         line = raw[:-1] if raw.endswith(b"\r") else raw
         if not line.strip():
             part.blank += 1
             continue
+        yield i, line
+
+
+def _unreadable(chunk: Chunk, index: int, part: Part, e: Exception) -> None:
+    """A line its parser refused (Skip: the reason is its message) or could not read."""
+    part.skip(_line_at(chunk, index) if part.wants_samples else None,
+              str(e) if isinstance(e, Skip) else f"unreadable ({e})")
+
+
+def _text_chunk(chunk: Chunk, plan: Plan, part: Part) -> None:
+    structure = formats.STRUCTURE.get(plan.fmt)
+    parser = formats.PARSERS.get(plan.fmt)
+    if plan.access_only and plan.fmt == NGINX:
+        parser = _nginx_access_only
+    name = formats.NAMES.get(plan.fmt, plan.fmt)
+    for i, line in _lines(chunk, part):
         ev: Event | None = None
         try:
             if plan.fmt == UNKNOWN:
@@ -246,11 +257,8 @@ def _text_chunk(chunk: Chunk, plan: Plan, part: Part) -> None:
                     # The start of a line of this format but not the rest: another format may take it.
                     _other_format(chunk, 0, line, plan, part, str(e), _line_at(chunk, i), i)
                     continue
-        except Skip as e:
-            part.skip(_line_at(chunk, i) if part.wants_samples else None, str(e))
-            continue
-        except (ValueError, TypeError, RecursionError) as e:
-            part.skip(_line_at(chunk, i) if part.wants_samples else None, f"unreadable ({e})")
+        except (Skip, ValueError, TypeError, RecursionError) as e:
+            _unreadable(chunk, i, part, e)
             continue
         if ev is not None:
             _add(chunk, 0, i, ev, line, plan, part)
@@ -263,21 +271,11 @@ def _nginx_access_only(line: str) -> Event | None:
 def _custom_chunk(chunk: Chunk, plan: Plan, custom: LogFormat, part: Part) -> None:
     """--log-format: every line is read by the mapping (an in-house format has no pre-filter of its own);
     a line it does not take is offered to the built-in formats, as a mixed line is."""
-    lines = chunk.text.split(b"\n")
-    if chunk.text.endswith(b"\n"):
-        lines.pop()
-    for i, raw in enumerate(lines):
-        line = raw[:-1] if raw.endswith(b"\r") else raw
-        if not line.strip():
-            part.blank += 1
-            continue
+    for i, line in _lines(chunk, part):
         try:
             reading = custom.read(formats.decode(line).strip())
-        except Skip as e:
-            part.skip(_line_at(chunk, i) if part.wants_samples else None, str(e))
-            continue
-        except (ValueError, TypeError, RecursionError) as e:
-            part.skip(_line_at(chunk, i) if part.wants_samples else None, f"unreadable ({e})")
+        except (Skip, ValueError, TypeError, RecursionError) as e:
+            _unreadable(chunk, i, part, e)
             continue
         if not reading.matched:
             _other_format(chunk, 0, line, plan, part, reading.reason or f"not a {custom.name} line",
