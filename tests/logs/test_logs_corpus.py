@@ -10,17 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 from diagnose.cli import cli
+from tests.logs.log_helpers import readme_rows
 
 CORPUS = Path(__file__).parent.parent / "data" / "logs" / "corpus"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
 
 
 def test_every_corpus_file_has_an_expectation_and_a_cited_source():
-    files = {p.name for p in CORPUS.glob("*.jsonl")}
-    readme = (CORPUS / "README.md").read_text(encoding="utf-8")
-    assert files == {e["file"] for e in EXPECTED}
-    for name in files:
-        row = next(line for line in readme.splitlines() if line.startswith(f"| {name} |"))
+    for name, row in readme_rows(CORPUS, "*.jsonl", EXPECTED).items():
         assert "http" in row, f"{name}: no source URL in README.md"
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from diagnose.logs.scan import scan
+from tests.logs.log_helpers import scan_lines
 
 DATA = Path(__file__).parent.parent / "data" / "logs"
 
@@ -54,9 +55,7 @@ def test_all_caps_deadline_exceeded_alone_is_found_among_many_json_lines(tmp_pat
 def test_other_grpc_codes_are_not_timeouts_and_unavailable_is_an_unavailable_upstream(tmp_path):
     lines = [json.dumps({"msg": "finished client unary call", "service": "a", "grpc.service": "b.v1.B",
                          "grpc.code": code}) for code in ("OK", "Unavailable", "Canceled", "ResourceExhausted")]
-    p = tmp_path / "app.jsonl"
-    p.write_text("\n".join(lines) + "\n")
-    r = scan([str(p)])
+    r = scan_lines(tmp_path / "app.jsonl", lines)
     assert [(i.signal, i.upstream, i.events) for i in r.incidents] == [("upstream-unavailable", "b.v1.B", 1)]
     assert r.skipped == 0
 
@@ -69,9 +68,7 @@ def test_grpc_deadline_in_logfmt_lines(tmp_path):
         'ts=2023-10-27T10:30:02Z level=warn msg="finished client unary call" service=frontend-api '
         'grpc.service=auth.v1.AuthService grpc.code=DEADLINE_EXCEEDED grpc.time_ms=10000.5',
     ]
-    p = tmp_path / "app.logfmt"
-    p.write_text("\n".join(lines) + "\n")
-    r = scan([str(p)])
+    r = scan_lines(tmp_path / "app.logfmt", lines)
     assert r.formats == {"logfmt": 3}
     assert {(i.service, i.upstream): i.events for i in r.incidents} == {
         ("frontend-api", "user-auth-service"): 1, ("frontend-api", "auth.v1.AuthService"): 1}

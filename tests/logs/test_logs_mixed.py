@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from diagnose.logs.scan import scan
-from diagnose.render.logs import to_json
+from tests.logs.log_helpers import scan_both_ways
 
 DATA = Path(__file__).parent.parent / "data" / "logs"
 
@@ -71,15 +71,8 @@ def test_non_json_timeout_line_does_not_stop_its_chunk_neighbours_from_counting(
 
 
 def test_mixed_log_scans_the_same_in_parallel_and_in_one_process(tmp_path, monkeypatch):
-    import diagnose.logs.scan as scan_mod
-
     body = (DATA / "mixed.log").read_bytes() * 50 + (DATA / "ingress-mixed.log").read_bytes() * 20
-    p = tmp_path / "big.log"
-    p.write_bytes(body)
-    one = scan([str(p)], workers=1, keep_lines=3)
-    monkeypatch.setattr(scan_mod, "PARALLEL_MIN", 0)
-    many = scan([str(p)], workers=3, chunk_size=4000, keep_lines=3)
-    assert to_json(many) == to_json(one)
+    one, many = scan_both_ways(tmp_path / "big.log", body, monkeypatch)
     assert many.skip_samples == one.skip_samples and many.kept == one.kept
     assert _pairs(one)[("checkout", "payments")] == 70
     assert one.skipped == 50 + 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from diagnose.logs.scan import scan
+from tests.logs.log_helpers import scan_lines
 
 
 def test_file_without_a_dominant_format_finds_every_formats_events_and_skips_prose(tmp_path):
@@ -24,9 +24,7 @@ def test_file_without_a_dominant_format_finds_every_formats_events_and_skips_pro
             f'[{ts}] "GET / HTTP/1.1" 200 - 0 24 3 2 "-" "curl" "id" "h:8080" "10.0.0.1:8080"',
             "plain prose that no format takes",
         ]
-    p = tmp_path / "mix.log"
-    p.write_text("\n".join(lines) + "\n")
-    r = scan([str(p)])
+    r = scan_lines(tmp_path / "mix.log", lines)
     assert r.formats == {"unknown": 45}
     assert {(i.service, i.upstream): i.events for i in r.incidents} == {
         ("a", "b"): 5, ("c", "d"): 5, ("unknown", "f"): 5, ("envoy", "h"): 5}

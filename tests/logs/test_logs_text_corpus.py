@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from diagnose.cli import cli
+from tests.logs.log_helpers import readme_rows
 
 CORPUS = Path(__file__).parent.parent / "data" / "logs" / "text"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
@@ -52,12 +53,9 @@ def _check(case: dict, args: list[str], stdin: bytes | None = None) -> None:
 
 
 def test_every_corpus_file_has_an_expectation_and_a_cited_source():
-    files = {p.name for p in CORPUS.glob("*.log")}
-    readme = (CORPUS / "README.md").read_text(encoding="utf-8")
-    assert files == {e["file"] for e in EXPECTED}
+    rows = readme_rows(CORPUS, "*.log", EXPECTED)
     for case in EXPECTED:
-        row = next(line for line in readme.splitlines() if line.startswith(f"| {case['file']} |"))
-        assert "http" in row and "http" in case["source"], case["file"]
+        assert "http" in rows[case["file"]] and "http" in case["source"], case["file"]
 
 
 @pytest.mark.parametrize("case", EXPECTED, ids=[e["file"] for e in EXPECTED])

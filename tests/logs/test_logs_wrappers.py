@@ -10,7 +10,7 @@ import pytest
 
 from diagnose.logs.scan import scan
 from diagnose.logs.wrappers import workload
-from diagnose.render.logs import to_json
+from tests.logs.log_helpers import scan_both_ways
 
 TEXT = Path(__file__).parent.parent / "data" / "logs" / "text"
 
@@ -40,15 +40,8 @@ def test_cri_partial_lines_are_joined_across_read_boundaries(tmp_path):
 
 
 def test_wrapped_log_scans_the_same_in_parallel_and_in_one_process(tmp_path, monkeypatch):
-    import diagnose.logs.scan as scan_mod
-
     body = b"".join((TEXT / f).read_bytes() * 40 for f in ("kubectl-prefix.log",))
-    p = tmp_path / "big.log"
-    p.write_bytes(body)
-    one = scan([str(p)], workers=1, keep_lines=3)
-    monkeypatch.setattr(scan_mod, "PARALLEL_MIN", 0)
-    many = scan([str(p)], workers=3, chunk_size=4000, keep_lines=3)
-    assert to_json(many) == to_json(one)
+    one, _ = scan_both_ways(tmp_path / "big.log", body, monkeypatch)
     assert one.incidents[0].events == 120 and one.incidents[0].service == "checkout-web"
 
 
