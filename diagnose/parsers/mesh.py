@@ -86,10 +86,6 @@ def _rule_ns(doc: Mapping[str, Any]) -> str | None:
     return str(ns) if ns else None
 
 
-def _opt_ms(value: object, field: str) -> float | None:
-    return None if value in (None, "") else parse_duration_ms(value, field=field)
-
-
 # Istio's durations are google.protobuf.Duration, whose JSON form is a string ("5s", "1.5s"): the CRD's
 # schema types them `string` (https://istio.io/latest/docs/reference/config/networking/virtual-service/#HTTPRoute,
 # https://protobuf.dev/reference/protobuf/google.protobuf/#duration). An object such as {seconds: 5} or a bare
