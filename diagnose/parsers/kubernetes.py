@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, TypeVar
 
@@ -236,19 +237,13 @@ def parse_pod(doc: Mapping[str, Any], nodes: Mapping[str, Node], now: datetime) 
         state = s.get("state") or {}
         state_kind = next(iter(state), "")
         last = (s.get("lastState") or {}).get("terminated") or {}
-        where = f"pod {name} container {cname}"
-        probes = tuple(p for p in (_probe("readiness", c.get("readinessProbe")),
-                                   _probe("liveness", c.get("livenessProbe")),
-                                   _probe("startup", c.get("startupProbe"))) if p is not None)
-        containers.append(Container(
-            name=cname, image=str(c.get("image", "")), ready=bool(s.get("ready")), restarts=_int(s.get("restartCount")),
+        # The status first, then the spec as a pod template declares it (parse_container_spec).
+        live: dict[str, Any] = dict(
+            ready=bool(s.get("ready")), restarts=_int(s.get("restartCount")),
             state=state_kind, state_reason=str((state.get(state_kind) or {}).get("reason", "")) if state_kind else "",
             last_reason=str(last.get("reason", "")), last_exit_code=last.get("exitCode"),
-            last_finished=ts(last.get("finishedAt")),
-            cpu_request_m=_resources(c, "requests", "cpu", where), cpu_limit_m=_resources(c, "limits", "cpu", where),
-            mem_request_b=_resources(c, "requests", "memory", where),
-            mem_limit_b=_resources(c, "limits", "memory", where), probes=probes, jvm=looks_jvm(c),
-            **jvm_settings(c)))
+            last_finished=ts(last.get("finishedAt")))
+        containers.append(replace(parse_container_spec(c, f"pod {name} container {cname}"), **live))
     node = nodes.get(str(spec.get("nodeName", "")))
     owners = meta.get("ownerReferences") or ()
     owner = next((f"{o.get('kind')}/{o.get('name')}" for o in owners if o.get("controller")), "") or \
