@@ -7,7 +7,6 @@ off (DIAGNOSE_RUNBOOKS). The red herring must win without the mechanism and lose
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ from typing import Callable
 from diagnose.bundle.store import read
 from diagnose.engine.diagnose import from_bundle
 from diagnose.parsers.prometheus import load
+from tests.bundle_edit import reseal
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
@@ -33,10 +33,7 @@ def _edit(bundle: Path, family: str, change: Callable[[list[Series]], list[Serie
     doc = json.loads(path.read_text())
     doc["response"]["data"]["result"] = change(doc["response"]["data"]["result"])
     path.write_text(json.dumps(doc))
-    # the bundle is ours to edit here: its manifest's checksum follows
-    manifest = json.loads((bundle / "manifest.json").read_text())
-    manifest["checksums"][f"prometheus/{family}.json"] = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-    (bundle / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    reseal(bundle)                     # the bundle is ours to edit here: its manifest's checksums follow
 
 
 def _map(series: list[Series], fn: Callable[[dict, float, float], float]) -> list[Series]:

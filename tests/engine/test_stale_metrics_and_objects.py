@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from cli.helpers import NO_SOURCES, REPO, diagnose
-from engine.test_verdicts_match_evidence import analyze, cause, copy_fixture, rechecksum, words
+from engine.test_verdicts_match_evidence import analyze, cause, words
+
+from tests.bundle_edit import copy_fixture, reseal
 
 HOURS = 3600
 
@@ -44,7 +46,7 @@ def test_gc_series_that_end_hours_before_the_window_are_marked_stale_and_weigh_l
     fresh = cause(analyze(REPO / "fixtures" / "gc-pause"), "gc-pause")
     root = copy_fixture("gc-pause", tmp_path)
     shift_family(root, "jvm_gc", -3 * HOURS)       # last sample 07:45Z; the window starts at 10:00Z
-    rechecksum(root)
+    reseal(root)
     old = cause(analyze(root), "gc-pause")
 
     gc_time, fresh_gc_time = evidence(old, "JVM spends"), evidence(fresh, "JVM spends")
@@ -65,7 +67,7 @@ def test_gc_series_that_end_hours_before_the_window_are_marked_stale_and_weigh_l
 def test_a_gc_rise_in_series_that_ended_before_the_incident_does_not_lead_the_cpu_rise(tmp_path: Path) -> None:
     root = copy_fixture("gc-misleading-cpu", tmp_path)
     shift_family(root, "jvm_gc", -3 * HOURS)
-    rechecksum(root)
+    reseal(root)
     report = analyze(root)
     summaries = [e["summary"] for c in report["causes"] for e in c["evidence"]]
     assert not any("the CPU rise follows the GC rise" in s for s in summaries)
@@ -82,10 +84,10 @@ def test_a_container_terminated_days_before_the_window_is_stale_history(
         tmp_path: Path, reason: str, start: str, said: str) -> None:
     in_window = copy_fixture("healthy", tmp_path / "fresh")
     last_terminated(in_window, reason, "2023-10-27T10:33:00Z")       # within 10:00Z .. 10:45Z
-    rechecksum(in_window)
+    reseal(in_window)
     days_ago = copy_fixture("healthy", tmp_path / "old")
     last_terminated(days_ago, reason, "2023-10-24T10:33:00Z")
-    rechecksum(days_ago)
+    reseal(days_ago)
 
     fresh, old = cause(analyze(in_window), "overload"), cause(analyze(days_ago), "overload")
     finding = evidence(old, start)

@@ -6,9 +6,7 @@ Each case is a fixture bundle copied to tmp and changed as the case needs, analy
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,12 +15,7 @@ from cli.helpers import NO_SOURCES, REPO, diagnose
 from diagnose.engine.registry import checks
 from diagnose.engine.runbook import parse
 from diagnose.errors import RunbookError
-
-
-def copy_fixture(name: str, tmp_path: Path) -> Path:
-    root = tmp_path / name
-    shutil.copytree(REPO / "fixtures" / name, root)
-    return root
+from tests.bundle_edit import copy_fixture, reseal
 
 
 def edit_manifest(root: Path, change) -> None:  # noqa: ANN001 - a function of the manifest dict
@@ -30,14 +23,6 @@ def edit_manifest(root: Path, change) -> None:  # noqa: ANN001 - a function of t
     manifest = json.loads(path.read_text())
     change(manifest)
     path.write_text(json.dumps(manifest, indent=2))
-
-
-def rechecksum(root: Path) -> None:
-    """After editing recorded files, the manifest's checksums must match them again."""
-    def fix(manifest: dict) -> None:
-        for rel in manifest["checksums"]:
-            manifest["checksums"][rel] = "sha256:" + hashlib.sha256((root / rel).read_bytes()).hexdigest()
-    edit_manifest(root, fix)
 
 
 def not_gathered(root: Path, source: str) -> None:
@@ -109,7 +94,7 @@ def test_a_thread_dump_taken_hours_before_the_incident_is_marked_stale_and_weigh
     for dump in (root / "thread-dumps").rglob("*.txt"):
         # taken at 07:32, three hours before the first timeout (10:30) and the window (from 10:00)
         dump.write_text(dump.read_text().replace("2023-10-27 10:32:", "2023-10-27 07:32:"))
-    rechecksum(root)
+    reseal(root)
     report = analyze(root)
     old = cause(report, "deadlock")
     cycle = next(e for e in old["evidence"] if e["summary"].startswith("Lock cycle"))

@@ -11,7 +11,9 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.test_verdicts_match_evidence import analyze, cause, copy_fixture, rechecksum
+from engine.test_verdicts_match_evidence import analyze, cause
+
+from tests.bundle_edit import copy_fixture, reseal
 
 POD = "user-auth-service-7d9f8b6c5-9hq7m"           # the second pod, on ip-10-0-2-33.ec2.internal
 NODE = "ip-10-0-2-33.ec2.internal"
@@ -24,7 +26,7 @@ def edit(root: Path, kind: str, change: Callable[[list[dict[str, Any]]], None]) 
     doc = json.loads(path.read_text())
     change(doc["items"])
     path.write_text(json.dumps(doc))
-    rechecksum(root)
+    reseal(root)
 
 
 def bundle(tmp_path: Path, name: str, *changes: tuple[str, Callable[[list[dict[str, Any]]], None]],

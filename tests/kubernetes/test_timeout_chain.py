@@ -7,21 +7,20 @@ by the CLI (`diagnose analyze --format json`); the cross-namespace listing runs 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from cli.helpers import NO_SOURCES, REPO, diagnose
+from cli.helpers import NO_SOURCES, diagnose
 
 from diagnose.parsers.mesh import ingress_routes, virtual_service_routes
 from diagnose.sources import kubernetes as source
 from diagnose.sources.base import SourceOptions
 from fixtures.build import kubernetes as fk
 from fixtures.build import scenario as sc
+from tests.bundle_edit import copy_fixture, reseal
 from tests.kubernetes.kube_helpers import evidence, target
 from tests.servers.kube_api import KubeAPI
 
@@ -31,10 +30,7 @@ FQDN = f"{UP}.{NS}.svc.cluster.local"
 
 # ---- bundles, copied and changed --------------------------------------------------------------------------
 
-def bundle(name: str, tmp_path: Path) -> Path:
-    root = tmp_path / name
-    shutil.copytree(REPO / "fixtures" / name, root)
-    return root
+bundle = copy_fixture
 
 
 def edit_json(root: Path, rel: str, change: Callable[[Any], None]) -> None:
@@ -56,15 +52,8 @@ def timings(root: Path, duration_ms: int, timeout_ms: int) -> None:
     edit_json(root, "manifest.json", incident)
 
 
-def seal(root: Path) -> None:
-    def fix(m: dict) -> None:
-        for rel in m["checksums"]:
-            m["checksums"][rel] = "sha256:" + hashlib.sha256((root / rel).read_bytes()).hexdigest()
-    edit_json(root, "manifest.json", fix)
-
-
 def analyze(root: Path) -> dict:
-    seal(root)
+    reseal(root)
     p = diagnose("analyze", str(root), "--format", "json", env=NO_SOURCES)
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
