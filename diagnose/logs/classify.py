@@ -55,10 +55,6 @@ JSON_MARKERS = joined(tuple(mk for s in SIGNALS for mk in s.markers))
 # response_flags key.
 ENVOY_JSON_MARKERS = joined(tuple(mk for s in SIGNALS for mk in s.proxy_markers) + _FAILURE_MARKERS)
 
-# Text formats (nginx, logfmt, unknown) are checked line by line: any signal's words make a candidate.
-TEXT_CANDIDATE = re.compile("|".join(f"(?:{s.words})" for s in SIGNALS).encode())
-
-
 def _envoy_candidate() -> re.Pattern[bytes]:
     # An Envoy text line: `"GET / HTTP/1.1" 503 UF ...`: a code after the request's closing quote, or a
     # flag in the flags field.

@@ -57,13 +57,10 @@ LOG4J2 = "https://logging.apache.org/log4j/2.x/manual/json-template-layout.html"
 LOG4J2_JSON = "https://logging.apache.org/log4j/2.x/manual/layouts.html#JSONLayout"
 ZAP = "https://pkg.go.dev/go.uber.org/zap#NewProductionEncoderConfig"
 ZEROLOG = "https://github.com/rs/zerolog#standard-types"
-SLOG = "https://pkg.go.dev/log/slog#JSONHandler"
-LOGRUS = "https://github.com/sirupsen/logrus#formatters"
 PYJSON = "https://github.com/nhairs/python-json-logger"
 STRUCTLOG = "https://www.structlog.org/en/stable/api.html#structlog.processors.TimeStamper"
 PINO = "https://github.com/pinojs/pino-http#pinohttpopts-stream"
 BUNYAN = "https://github.com/trentm/node-bunyan#core-fields"
-WINSTON = "https://github.com/winstonjs/winston#formats"
 SEED = "the project's seed format (tests/data/logs/seed.jsonl)"
 
 RULES: tuple[Rule, ...] = (
@@ -171,8 +168,6 @@ UNIT_SUFFIX = re.compile(r"_(?:in_)?(ms|millis|milliseconds|us|micros|microsecon
                          r"s|sec|secs|seconds)$")
 SUFFIX_MS = {"ms": MS, "millis": MS, "milliseconds": MS, "us": US, "micros": US, "microseconds": US, "ns": NS,
              "nanos": NS, "nanoseconds": NS, "s": S, "sec": S, "secs": S, "seconds": S}
-MEANING_SOURCE = ("zap/zerolog/slog/logrus keys are the caller's own (zap.Duration(\"elapsed\", d)); "
-                  "their names say what they are")
 
 # zap's production encoder (ts: float epoch seconds, caller) writes durations as float seconds
 # (zapcore.SecondsDurationEncoder, ZAP): in such a record a bare number under a key that names no unit is

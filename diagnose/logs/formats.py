@@ -16,7 +16,6 @@ from .event import Event, Skip
 JSON, LOGFMT, NGINX, ENVOY, UNKNOWN = "json", "logfmt", "nginx", "envoy", "unknown"
 HAPROXY, TEXT = "haproxy", "text"       # TEXT: application text layouts (text_formats.py)
 CUSTOM = "custom"                       # a --log-format mapping (custom_format.py)
-TEXT_FORMATS = (NGINX, ENVOY, HAPROXY, TEXT, LOGFMT)
 
 # Candidate markers, built from the signal table (model/signals.py, logs/classify.py). Each marker costs
 # one pass over the data, so they are few, and each starts with a literal byte: the regex engine then skips

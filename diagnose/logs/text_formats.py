@@ -117,7 +117,6 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("klog", re.compile(r"(?P<level>[IWEF])(?P<mo>\d\d)(?P<d>\d\d) (?P<clock>\d\d:\d\d:\d\d(?:\.\d{1,6})?)"
                               r"\s+\d+ [^\s\]]+:\d+\] (?P<msg>.*)"), _klog),
 )
-BY_NAME = {lay.name: lay for lay in LAYOUTS}
 
 # What a line of one of these layouts starts with (kernel.py checks it on every line of a text file).
 STRUCTURE = (rb"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[^ ]* +(?:[A-Z]|- )|\d\d:\d\d:\d\d[.,]\d{3} +\[|"
