@@ -152,7 +152,7 @@ def _each(docs: list[Mapping[str, Any]], kind: str, parse: Callable[[Mapping[str
         try:
             out.append(parse(d))
         except mesh.OBJECT_ERRORS as e:
-            notes.append(f"{kind} {_obj_name(d)} left out: {mesh.one_line(e)}")
+            notes.append(f"{kind} {_obj_name(d)} left out: {mesh.error_line(e)}")
     return out
 
 

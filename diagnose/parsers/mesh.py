@@ -307,7 +307,7 @@ def ingress_routes(doc: Mapping[str, Any], upstream: str, namespace: str) -> lis
 OBJECT_ERRORS = (EvidenceError, AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError)
 
 
-def one_line(e: Exception) -> str:
+def error_line(e: Exception) -> str:
     text = str(e) if isinstance(e, EvidenceError) else f"a field of an unexpected type ({e.__class__.__name__}: {e})"
     return single_line(text, 300)
 
@@ -325,7 +325,7 @@ def _each(docs: Iterable[Mapping[str, Any]], kind: str, read: Callable[[Mapping[
             except OBJECT_ERRORS:
                 bound = False
             name = _name(d) if isinstance(d, Mapping) else "?"
-            why = one_line(e)
+            why = error_line(e)
             invalid.append(InvalidConfig(kind=kind, name=name, why=why.removeprefix(f"{name}: "), bound=bound))
     return out
 
