@@ -3,28 +3,24 @@ its check is skipped with the reason, never "spare connections: 0 of 100 in use"
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 from pathlib import Path
 
-from cli.helpers import NO_SOURCES, REPO, diagnose
+from bundle_edit import copy_fixture, reseal
+from cli.helpers import NO_SOURCES, diagnose
 
 REFUSED = "permission denied for view pg_stat_activity"
 
 
 def _bundle_with_refused_queries(tmp_path: Path) -> Path:
-    root = tmp_path / "b"
-    shutil.copytree(REPO / "fixtures" / "database", root)
-    manifest = json.loads((root / "manifest.json").read_text())
+    root = copy_fixture("database", tmp_path)
     for path in (root / "postgres").glob("*.json"):
         if path.name == "server.json":
             continue
         doc = json.loads(path.read_text())
         doc.update(rows=[], error=REFUSED)
         path.write_text(json.dumps(doc))
-        manifest["checksums"][f"postgres/{path.name}"] = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-    (root / "manifest.json").write_text(json.dumps(manifest))
+    reseal(root)
     return root
 
 

@@ -54,20 +54,15 @@ def test_a_prometheus_with_no_matching_series_leaves_its_causes_unknown_with_the
 
 def test_a_bundle_whose_answers_hold_no_series_leaves_gc_pause_unknown(tmp_path: Path) -> None:
     # The same, offline: the gc-pause fixture's recorded answers with every result emptied.
-    import hashlib
-    import shutil
+    from bundle_edit import copy_fixture, reseal
+    from cli.helpers import NO_SOURCES, diagnose
 
-    from cli.helpers import NO_SOURCES, REPO, diagnose
-
-    root = tmp_path / "b"
-    shutil.copytree(REPO / "fixtures" / "gc-pause", root)
-    manifest = json.loads((root / "manifest.json").read_text())
+    root = copy_fixture("gc-pause", tmp_path)
     for path in (root / "prometheus").glob("*.json"):
         doc = json.loads(path.read_text())
         doc["response"]["data"]["result"] = []
         path.write_text(json.dumps(doc))
-        manifest["checksums"][f"prometheus/{path.name}"] = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-    (root / "manifest.json").write_text(json.dumps(manifest))
+    reseal(root)
     p = diagnose("analyze", str(root), "--format", "json", env=NO_SOURCES)
     assert p.returncode == 0, p.stderr
     gc = next(c for c in json.loads(p.stdout)["causes"] if c["id"] == "gc-pause")

@@ -4,28 +4,24 @@ report, and never a check crashing on the arithmetic."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from cli.helpers import NO_SOURCES, REPO, diagnose
+from bundle_edit import copy_fixture, reseal
+from cli.helpers import NO_SOURCES, diagnose
 
 
 def _bundle_with_samples(tmp_path: Path, scenario: str, value_at) -> Path:  # noqa: ANN001
     """A copy of a fixture bundle (recorded Prometheus answers) whose sample values are rewritten."""
-    root = tmp_path / scenario
-    shutil.copytree(REPO / "fixtures" / scenario, root)
-    manifest = json.loads((root / "manifest.json").read_text())
+    root = copy_fixture(scenario, tmp_path)
     for path in sorted((root / "prometheus").glob("*.json")):
         doc = json.loads(path.read_text())
         for series in doc["response"]["data"]["result"]:
             for j, pair in enumerate(series["values"]):
                 pair[0], pair[1] = value_at(j, len(series["values"]), pair)
         path.write_text(json.dumps(doc))
-        manifest["checksums"][f"prometheus/{path.name}"] = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-    (root / "manifest.json").write_text(json.dumps(manifest))
+    reseal(root)
     return root
 
 
