@@ -191,10 +191,7 @@ def write_bundle(sc: Scenario, dest: Path) -> Path:
     rng = random.Random(sc.seed * 7919 + 1)
     pairs = renames(sc.cast)
     raw_log = log_lines(sc)
-    with tempfile.NamedTemporaryFile(suffix=".log") as f:
-        f.write(raw_log)
-        f.flush()
-        found = scan([f.name])
+    found = scan(["incident.log"], streams={"incident.log": raw_log})     # the log as written, in memory
     incident = found.incidents[0]
     window = window_of(sc)
     from diagnose.model.target import Target
