@@ -180,6 +180,12 @@ def _shown(value: str) -> str:
     return repr(value if len(value) <= 60 else value[:57] + "...")
 
 
+def value_fits(name: str, value: Fact) -> bool:
+    """A value is what its placeholder names (True for a placeholder with no kind: prose, never a command)."""
+    kind = PLACEHOLDER_KINDS.get(name)
+    return kind is None or KINDS[kind].valid(str(value))
+
+
 def fill_command(template: str, facts: Mapping[str, Fact]) -> str | Refused | None:
     """The command with every value checked and quoted; Refused when a value cannot be what it names;
     None when a fact it needs was not found."""

@@ -11,7 +11,7 @@ from typing import Iterable, Mapping, Sequence
 from ..model.finding import CheckResult, Fact, Finding
 from ..model.incident import Incident, clock
 from ..model.report import CauseReport, Fix, Verdict
-from .commands import Refused, fill_command
+from .commands import Refused, fill_command, value_fits
 from .runbook import FixTemplate, Runbook, Step
 
 RAN = ("ok", "finding")
@@ -83,7 +83,7 @@ def rank(runbook: Runbook, results: Sequence[CheckResult], incident: Incident,
         # The report shows the weight each finding actually carried, so a score can be checked by hand.
         mine = [f if weights[id(f)] == f.weight else replace(f, weight=weights[id(f)]) for f in mine]
         # A possible cause says what would settle it (the runbook's `confirm`, filled where it can be).
-        confirm = _fill(step.confirm, facts) if verdict == "possible" and step.confirm else None
+        confirm = _fill_checked(step.confirm, facts) if verdict == "possible" and step.confirm else None
         causes.append(CauseReport(
             id=step.cause, title=_fill(step.title, facts) or step.title, confidence=round(confidence, 2),
             verdict=verdict, evidence=tuple(mine), fixes=_fixes(step, facts), checks=step.checks,
@@ -207,6 +207,16 @@ def _facts(base: Mapping[str, Fact], mine: list[Finding]) -> dict[str, Fact]:
         if f.direction == "for":
             facts.update((k, v) for k, v in f.facts.items() if v != "")
     return facts
+
+
+def _fill_checked(template: str, facts: Mapping[str, Fact]) -> str | None:
+    """Prose that quotes commands (`confirm:` says `kubectl get endpoints {upstream} -n {namespace}`): every
+    value whose placeholder has a command kind must be valid for it, or the text is left out, as a command
+    would be."""
+    names = {n for _, n, _, _ in string.Formatter().parse(template) if n}
+    if any(n in facts and not value_fits(n, facts[n]) for n in names):
+        return None
+    return _fill(template, facts)
 
 
 def _fill(template: str, facts: Mapping[str, Fact]) -> str | None:

@@ -205,3 +205,16 @@ def test_a_relation_by_one_kind_of_its_cause_ignores_the_cause_s_other_findings(
     rel = Relation("overload", "gc-pause", 0.5, ("gc-time",), by=("traffic",))
     assert [f.weight for f in by_id(rank(book([rel]), results, INC, {}))["gc-pause"].evidence] == [2.0]
     assert [f.weight for f in by_id(rank(book([replace(rel, by=())]), results, INC, {}))["gc-pause"].evidence] == [1.0]
+
+
+def test_the_confirm_text_is_left_out_when_a_value_it_quotes_in_a_command_is_not_a_valid_name():
+    # `confirm:` quotes kubectl commands; a namespace from a log must not reach them unchecked.
+    step = Step("database", "DB", 0.2, ("pg",), (), confirm="locks held (kubectl get pods -n {namespace})")
+    rb = Runbook(name="rb", title="rb", path="rb.yaml", signals=("upstream-timeout",), steps=(step,),
+                 relations=(), verdicts={"likely": 0.7, "possible": 0.4, "unlikely": 0.15})
+    weak = Finding("database", "for", 0.2, "thread-dumps", "2 threads wait for a JDBC connection")
+    results = [CheckResult("pg", "finding", findings=(weak,))]
+    good = by_id(rank(rb, results, INC, {"namespace": "prod"}))["database"]
+    assert good.verdict == "possible" and good.to_confirm == "locks held (kubectl get pods -n prod)"
+    bad = by_id(rank(rb, results, INC, {"namespace": "prod$(touch /tmp/x)"}))["database"]
+    assert bad.verdict == "possible" and bad.to_confirm is None
