@@ -43,11 +43,6 @@ def reference_p99_ms(ev: Evidence) -> float | None:
     return max(values) if values else None
 
 
-def retry_budget_ms(r: RouteTimeout) -> float | None:
-    """How long the proxy may hold one request: min(route timeout, tries x per-try + back-off)."""
-    return budget(r).bound_ms
-
-
 def _near(a: float | None, b: float | None, tol: float) -> bool:
     return a is not None and b is not None and b > 0 and abs(a - b) <= tol * b
 

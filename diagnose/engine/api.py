@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..sources.base import SourceOptions
     from .gather import Gathered, Progress
 
-__all__ = ["SourceOptions", "demo_bundle", "gather", "gather_logs", "open_bundle", "pick_target",
+__all__ = ["demo_bundle", "gather", "gather_logs", "open_bundle", "pick_target",
            "remove_private_files", "scan_logs", "explain_logs", "source_options", "write_bundle"]
 
 
