@@ -49,9 +49,9 @@ def terminate_sql(pid: int) -> str:
 
 
 @check("postgres", needs=("postgres",), causes=(CAUSE,), params=PARAMS, facts=(
-    "db", "pid", "blocker_query", "blocker_user", "blocker_app", "blocker_state", "xact_age_s", "waiters",
-    "relation", "terminate_sql", "long_query_pid", "long_query", "long_query_age_s", "long_queries", "cancel_sql",
-    "index_sql", "idle_pid", "idle_xact_age_s", "idle_query", "idle_timeout_sql", "connections",
+    "db", "pid", "blocker", "blocker_query", "blocker_user", "blocker_app", "blocker_state", "xact_age_s", "waiters",
+    "relation", "terminate_sql", "long_query_pid", "long_query", "long_query_age_s", "long_queries",
+    "index_sql", "idle_pid", "idle_xact_age_s", "idle_query", "connections",
     "max_connections", "usable_connections", "table", "seq_scans", "slow_query", "slow_mean_ms"),
        title="PostgreSQL: blocking chains, long queries, idle transactions, connection slots, scans")
 def postgres(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
@@ -89,6 +89,7 @@ def _chain_finding(db: DatabaseEvidence, chain: BlockingChain, p: Mapping[str, P
     starts = [w.query_start for w in chain.waiters if w.query_start is not None]
     facts: dict[str, Fact] = {**_facts_common(db), "pid": b.pid, "blocker_query": _short(b.query, 500),
                               "blocker_user": b.user or "", "blocker_app": b.application or "",
+                              "blocker": b.label,
                               "blocker_state": b.state or "", "xact_age_s": int(b.xact_age_s or 0),
                               "waiters": len(chain.waiters), "terminate_sql": terminate_sql(b.pid)}
     if b.database:
@@ -112,8 +113,7 @@ def _long_queries(db: DatabaseEvidence, p: Mapping[str, Param], waiting: set[int
                f"running longer than {limit:g}s; longest {top.label} for {fmt_age(top.query_age_s)}"
                f"{' (waits: ' + ', '.join(waits[:4]) + ')' if waits else ''}: {_short(top.query)}")
     facts: dict[str, Fact] = {**_facts_common(db), "long_query_pid": top.pid, "long_query": _short(top.query, 500),
-                              "long_query_age_s": int(top.query_age_s or 0), "long_queries": len(long),
-                              "cancel_sql": f"SELECT pg_cancel_backend({top.pid});"}
+                              "long_query_age_s": int(top.query_age_s or 0), "long_queries": len(long)}
     sug = _suggestion_for_query(db, top.query)
     if sug:
         facts["index_sql"] = sug.sql
@@ -146,10 +146,9 @@ def _idle_in_xact(db: DatabaseEvidence, p: Mapping[str, Param], blockers: set[in
                f"{fmt_age(s.xact_age_s)}{' on ' + ', '.join(rels[:3]) if rels else ''}: {_short(s.query)}"
                f"{'; idle_in_transaction_session_timeout is ' + timeout if timeout is not None else ''}")
     facts: dict[str, Fact] = {**_facts_common(db), "idle_pid": s.pid, "idle_xact_age_s": int(s.xact_age_s or 0),
-                              "idle_query": _short(s.query, 500), "terminate_sql": terminate_sql(s.pid)}
-    if timeout == "0" and db.database:
-        facts["idle_timeout_sql"] = (f"ALTER DATABASE {db.database} SET idle_in_transaction_session_timeout "
-                                     "= '60s';")
+                              "idle_query": _short(s.query, 500), "terminate_sql": terminate_sql(s.pid),
+                              # The role whose sessions forget to commit: the idle-transaction timeout fix.
+                              "blocker_user": s.user or ""}
     return [Finding(cause=CAUSE, direction="for", weight=float(p["weight_idle_xact"]), source=SOURCE,
                     summary=summary, onset=s.xact_start, facts=facts)]
 

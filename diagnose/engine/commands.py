@@ -78,7 +78,6 @@ PLACEHOLDER_KINDS: Mapping[str, str] = {
     "db": "pg_database",
     "blocker_user": "sql_name",
     "terminate_sql": "sql_backend_call",
-    "cancel_sql": "sql_backend_call",
     "index_sql": "sql_create_index",
 }
 

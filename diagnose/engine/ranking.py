@@ -79,14 +79,15 @@ def rank(runbook: Runbook, results: Sequence[CheckResult], incident: Incident,
         confidence, verdict, reason = scored[step.cause]
         mine = [f for f in findings if f.cause == step.cause]
         mine.sort(key=lambda f: (f.direction != "for", -weights[id(f)]))
-        facts = _facts(base_facts, mine)
+        own = [f for f in mine if f.direction == "for"]
+        facts = _facts(base_facts, own[:1])
         # The report shows the weight each finding actually carried, so a score can be checked by hand.
         mine = [f if weights[id(f)] == f.weight else replace(f, weight=weights[id(f)]) for f in mine]
         # A possible cause says what would settle it (the runbook's `confirm`, filled where it can be).
         confirm = _fill_checked(step.confirm, facts) if verdict == "possible" and step.confirm else None
         causes.append(CauseReport(
             id=step.cause, title=_fill(step.title, facts) or step.title, confidence=round(confidence, 2),
-            verdict=verdict, evidence=tuple(mine), fixes=_fixes(step, facts), checks=step.checks,
+            verdict=verdict, evidence=tuple(mine), fixes=_fixes(step, base_facts, own), checks=step.checks,
             unknown_reason=reason, notes=tuple(notes.get(step.cause, ())),
             diagnosis=step.diagnosis, to_confirm=confirm))
     causes.sort(key=lambda c: (-c.confidence, order[c.id]))
@@ -198,14 +199,13 @@ def _apply_relations(runbook: Runbook, findings: list[Finding]
     return weights, effect_of, notes
 
 
-def _facts(base: Mapping[str, Fact], mine: list[Finding]) -> dict[str, Fact]:
-    """What the incident says, then what the cause's own findings FOR it found (the strongest first).
-    Facts of other causes' findings, or of evidence against this one, never fill its fixes: a fix
-    must answer what was found for this cause. Empty values do not count as found."""
+def _facts(base: Mapping[str, Fact], finding: Sequence[Finding]) -> dict[str, Fact]:
+    """What the incident says, then what one finding FOR the cause found. Facts are never pooled across
+    findings: a command filled from two would name one object with another's namespace or pid (the
+    VirtualService patched in the Ingress's namespace). Empty values do not count as found."""
     facts: dict[str, Fact] = dict(base)
-    for f in reversed(mine):
-        if f.direction == "for":
-            facts.update((k, v) for k, v in f.facts.items() if v != "")
+    for f in finding:
+        facts.update((k, v) for k, v in f.facts.items() if v != "")
     return facts
 
 
@@ -226,12 +226,19 @@ def _fill(template: str, facts: Mapping[str, Fact]) -> str | None:
     return template.format_map(dict(facts))
 
 
-def _fixes(step: Step, facts: Mapping[str, Fact]) -> tuple[Fix, ...]:
-    """Fixes that name real objects found. A fix whose summary names an object that was not found is
-    left out; a command that cannot be filled is left out (the advice stays) rather than printed with
-    a placeholder.
+# One template filled from several findings (three idle transactions) gives at most this many fixes.
+MAX_FIXES_PER_TEMPLATE = 3
+
+
+def _fixes(step: Step, base: Mapping[str, Fact], own: Sequence[Finding]) -> tuple[Fix, ...]:
+    """Fixes that name real objects found. Each template is filled from the incident's facts and those of
+    one finding for the cause at a time (the strongest first), so every object a fix names comes from
+    the same finding. A fix whose summary names an object that was not found is left out; a command
+    that cannot be filled is left out (the advice stays) rather than printed with a placeholder.
     Fallback fixes (generic advice) are shown only when no specific fix could be filled."""
-    def fill(tmpl: FixTemplate) -> Fix | None:
+    candidates = [_facts(base, [f]) for f in own] + [dict(base)]
+
+    def fill(tmpl: FixTemplate, facts: Mapping[str, Fact]) -> Fix | None:
         summary = _fill(tmpl.summary, facts)
         if summary is None:
             return None
@@ -242,14 +249,28 @@ def _fixes(step: Step, facts: Mapping[str, Fact]) -> tuple[Fix, ...]:
         why = tmpl.why + (f" (command left out: {'; '.join(refused)})" if refused else "")
         return Fix(summary=summary, commands=commands, why=why)
 
-    specific: list[Fix] = []
-    shown: set[str] = set()
-    for fix in (fill(t) for t in step.fixes if not t.fallback):
-        # Two findings can lead to the same command (the blocker is also the idle transaction): once.
-        if fix is None or (fix.commands and shown.issuperset(fix.commands)):
-            continue
-        specific.append(fix)
-        shown.update(fix.commands)
+    def fill_all(templates: Iterable[FixTemplate]) -> list[Fix]:
+        out: list[Fix] = []
+        shown: set[str] = set()
+        summaries: set[str] = set()
+        for tmpl in templates:
+            n = 0
+            # The finding that fills the most of the template's commands speaks first: the resources
+            # fix names the deployment from the incident and its limits from the throttling finding.
+            fixes = sorted((f for f in (fill(tmpl, c) for c in candidates) if f), key=lambda f: -len(f.commands))
+            for fix in fixes:
+                # Two findings can lead to the same command (the blocker is also the idle transaction): once.
+                if fix.summary in summaries or (fix.commands and shown.issuperset(fix.commands)):
+                    continue
+                out.append(fix)
+                shown.update(fix.commands)
+                summaries.add(fix.summary)
+                n += 1
+                if n == MAX_FIXES_PER_TEMPLATE:
+                    break
+        return out
+
+    specific = fill_all(t for t in step.fixes if not t.fallback)
     if specific:
         return tuple(specific)
-    return tuple(f for f in (fill(t) for t in step.fixes if t.fallback) if f)
+    return tuple(fill_all(t for t in step.fixes if t.fallback))

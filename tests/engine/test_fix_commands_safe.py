@@ -30,7 +30,7 @@ FACTS: dict[str, str | int | float] = {
     "namespace": "production", "caller_timeout": "10s", "deployment": "user-auth-service",
     "replicas_suggested": 5, "hpa": "user-auth-service", "hpa_max": 3, "hpa_max_suggested": 5,
     "cpu_limit_suggested": "2000m", "memory_limit_suggested": "3Gi", "heap_suggested": "2304m",
-    "zones": "eu-west-1a", "db": "auth", "pid": 4242, "blocker_app": "user-auth-service",
+    "zones": "eu-west-1a", "db": "auth", "pid": 4242, "blocker": "pid 4242 (app user-auth-service)",
     "idle_pid": 4243, "idle_xact_age_s": 95, "terminate_sql": "SELECT pg_terminate_backend(4243);",
     "index_sql": "CREATE INDEX CONCURRENTLY idx_orders_customer_id ON orders (customer_id);",
     "blocker_user": "auth", "virtualservice": "user-auth-service", "route_index": 0,
@@ -62,7 +62,7 @@ HOSTILE = ["prod$(id)", "a;rm -rf /", "`id`", "api\n 1. database likely 0.99", "
 
 
 def all_fixes(facts: dict) -> list:
-    return [f for step in RUNBOOK.steps for f in _fixes(step, facts)]
+    return [f for step in RUNBOOK.steps for f in _fixes(step, facts, ())]
 
 
 def templates_using(name: str) -> list[str]:

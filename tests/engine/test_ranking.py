@@ -218,3 +218,37 @@ def test_the_confirm_text_is_left_out_when_a_value_it_quotes_in_a_command_is_not
     assert good.verdict == "possible" and good.to_confirm == "locks held (kubectl get pods -n prod)"
     bad = by_id(rank(rb, results, INC, {"namespace": "prod$(touch /tmp/x)"}))["database"]
     assert bad.verdict == "possible" and bad.to_confirm is None
+
+
+def _db_book() -> Runbook:
+    fixes = (FixTemplate("End the session that blocks the others: {blocker}",
+                         ("psql -d {db} -c {terminate_sql}",), "why"),
+             FixTemplate("End the transaction left idle (pid {idle_pid})", ("psql -d {db} -c {terminate_sql}",), "why"))
+    return Runbook(name="rb", title="rb", path="rb.yaml", signals=("upstream-timeout",), steps=(
+        Step("database", "DB", 0.2, ("pg",), fixes),), relations=(),
+        verdicts={"likely": 0.7, "possible": 0.4, "unlikely": 0.15})
+
+
+def test_each_fix_is_filled_from_one_finding_so_a_command_never_names_another_findings_object():
+    # Two findings for one cause, each with its own pid: the idle transaction's fix must end pid 200,
+    # never the blocker's 100 (facts pooled across findings printed pg_terminate_backend(100) for it).
+    results = [CheckResult("pg", "finding", findings=(
+        Finding("database", "for", 2.0, "postgres", "blocker", facts={
+            "db": "auth", "pid": 100, "blocker": "pid 100", "terminate_sql": "SELECT pg_terminate_backend(100);"}),
+        Finding("database", "for", 1.0, "postgres", "idle", facts={
+            "db": "orders", "idle_pid": 200, "terminate_sql": "SELECT pg_terminate_backend(200);"})))]
+    fixes = {f.summary: f.commands for f in by_id(rank(_db_book(), results, INC, {}))["database"].fixes}
+    assert fixes["End the session that blocks the others: pid 100"] == (
+        "psql -d auth -c 'SELECT pg_terminate_backend(100);'",)
+    assert fixes["End the transaction left idle (pid 200)"] == (
+        "psql -d orders -c 'SELECT pg_terminate_backend(200);'",)
+
+
+def test_a_template_filled_by_several_findings_gives_one_fix_per_object():
+    results = [CheckResult("pg", "finding", findings=tuple(
+        Finding("database", "for", 1.0, "postgres", f"idle {pid}", facts={
+            "db": "auth", "idle_pid": pid, "terminate_sql": f"SELECT pg_terminate_backend({pid});"})
+        for pid in (201, 202)))]
+    fixes = by_id(rank(_db_book(), results, INC, {}))["database"].fixes
+    assert [f.summary for f in fixes] == ["End the transaction left idle (pid 201)",
+                                          "End the transaction left idle (pid 202)"]

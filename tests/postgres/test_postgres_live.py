@@ -256,4 +256,5 @@ def test_an_idle_transaction_holding_a_write_lock_is_reported_with_the_command_t
     held = [f for f in findings if f.facts.get("idle_pid") == pid]
     assert held and held[0].direction == "for" and "users" in held[0].summary
     assert held[0].facts["terminate_sql"] == f"SELECT pg_terminate_backend({pid});"
-    assert held[0].facts["idle_timeout_sql"].startswith(f"ALTER DATABASE {AUTH_DB} SET idle_in_transaction")
+    # Its role gets the idle-transaction timeout fix (blocker_user: the role whose sessions hold locks).
+    assert held[0].facts["blocker_user"] == "dg_auth"
