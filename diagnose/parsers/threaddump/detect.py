@@ -13,6 +13,7 @@ Parser = Callable[[str, str, str], "list[ThreadDump]"]
 # then the JVM text forms, whose loosest pattern would match other text.
 FORMATS: tuple[tuple[str, Callable[[str], bool], Parser], ...] = (
     ("jvm-json", jvm_json.looks_like, jvm_json.parse),
+    ("py-spy-json", pyspy.looks_like_json, pyspy.parse_json),
     ("go", go.looks_like, go.parse),
     ("py-spy", pyspy.looks_like, pyspy.parse),
     ("jvm", jvm_text.looks_like, jvm_text.parse),
