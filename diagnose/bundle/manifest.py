@@ -16,7 +16,7 @@ from typing import Mapping
 
 from ..errors import BundleError
 from ..model.evidence import SourceStatus, SourceStatusName
-from ..model.incident import Incident, Percentiles, Window
+from ..model.incident import Incident, Percentiles, View, Window
 
 STATUSES: tuple[SourceStatusName, ...] = ("ok", "error", "skipped")
 # The times a bundle may carry: the range logs/timestamps.py keeps (1970 up to 1e11 s), so that the
@@ -79,7 +79,23 @@ def _incident(d: Mapping[str, object]) -> Incident:
         signal=_text(d.get("signal", _ABSENT), "incident.signal", optional=True) or "upstream-timeout",
         namespace=_text(d.get("namespace", _ABSENT), "incident.namespace", optional=True),
         rate_per_min=_number(d.get("rate_per_min", _ABSENT), "incident.rate_per_min"),
+        seen_by=_views(d.get("seen_by", _ABSENT)),
     )
+
+
+def _views(value: object) -> tuple[View, ...]:
+    if value is _ABSENT or value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _Wrong(f"incident.seen_by: expected a list, got {_show(value)}")
+    out = []
+    for i, item in enumerate(value):
+        where = f"incident.seen_by[{i}]"
+        v = _obj(item, where)
+        details = _obj(v.get("details", _ABSENT), f"{where}.details", optional=True)
+        out.append(View(log=_required_text(v, "log", f"{where}."), events=_count(v.get("events", 0), f"{where}.events"),
+                        details=tuple((str(k), _count(n, f"{where}.details.{k}")) for k, n in details.items())))
+    return tuple(out)
 
 
 def _window(d: Mapping[str, object]) -> Window:

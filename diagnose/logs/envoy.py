@@ -49,7 +49,8 @@ def parse(line: str, default_service: str = "envoy") -> Event | None:
     upstream, ns = split_upstream(raw)
     dur = m.group("dur")
     return Event(kind=kind, service=default_service, upstream=upstream, ts=parse_text(m.group("ts")),
-                 duration_ms=float(dur) if dur != "-" else None, namespace=ns)
+                 duration_ms=float(dur) if dur != "-" else None, namespace=ns, via="envoy",
+                 detail=m.group("flags") if m.group("flags") != "-" else m.group("code"))
 
 
 def looks_like(line: str) -> bool:

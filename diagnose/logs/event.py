@@ -18,6 +18,10 @@ class Event:
     duration_ms: float | None = None
     timeout_ms: float | None = None
     namespace: str | None = None
+    # The proxy whose log said it ("envoy", "nginx", "haproxy"), "" for the caller's own log: one incident
+    # seen from several vantage points is folded into one (logs/vantage.py), each view counted apart.
+    via: str = ""
+    detail: str = ""                 # what the proxy said of it: Envoy response flags, nginx/HAProxy status
 
 
 class Skip(Exception):

@@ -264,8 +264,11 @@ def event_from_record(rec: Mapping[str, Any], default_service: str = "unknown") 
     upstream, up_ns = _upstream(rec, plan.get("upstream"))
     if upstream is None:
         return None
-    if default_service == "unknown" and "flags" in plan:
-        default_service = "envoy"          # an Envoy access log: the proxy is the one that gave up
-    return Event(kind, _pick(rec, plan.get("service")) or default_service, upstream,
-                 _time(rec, plan.get("time")), _ms(rec, plan.get("duration")), _ms(rec, plan.get("timeout")),
-                 up_ns or _pick(rec, plan.get("namespace")))
+    ev = Event(kind, _pick(rec, plan.get("service")) or default_service, upstream,
+               _time(rec, plan.get("time")), _ms(rec, plan.get("duration")), _ms(rec, plan.get("timeout")),
+               up_ns or _pick(rec, plan.get("namespace")))
+    if "flags" in plan:                    # an Envoy access log: the proxy is the one that gave up
+        if ev.service == "unknown":
+            ev.service = "envoy"
+        ev.via, ev.detail = "envoy", _pick(rec, plan.get("flags")) or ""
+    return ev

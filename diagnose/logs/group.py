@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
-from ..model.incident import Incident, Percentiles
 from .classify import FAILURE
 from .event import Event
 from .histogram import LogHistogram
-from .timestamps import to_datetime
 
-Key = tuple[str, str, str]          # (signal, caller, upstream)
+Key = tuple[str, str, str, str]     # (signal, caller, upstream, via): one vantage point's view (vantage.py)
 Pair = tuple[str, str]              # (caller, upstream)
 
 # Memory stays bounded whatever the log says: at most this many (signal, caller, upstream) groups (later
@@ -33,6 +30,7 @@ class GroupAcc:
     durations: LogHistogram = field(default_factory=LogHistogram)
     timeouts: Counter[float] = field(default_factory=Counter)
     namespaces: Counter[str] = field(default_factory=Counter)
+    details: Counter[str] = field(default_factory=Counter)      # a proxy's flags or status codes
     kept: list[bytes] = field(default_factory=list)
 
     def add(self, ev: Event, raw: bytes, keep: int) -> None:
@@ -48,6 +46,8 @@ class GroupAcc:
             self.timeouts[ev.timeout_ms] += 1
         if ev.namespace and (ev.namespace in self.namespaces or len(self.namespaces) < MAX_VALUES):
             self.namespaces[ev.namespace] += 1
+        if ev.detail and (ev.detail in self.details or len(self.details) < MAX_VALUES):
+            self.details[ev.detail] += 1
         if len(self.kept) < keep:
             self.kept.append(bytes(raw.rstrip(b"\r")))
 
@@ -60,6 +60,7 @@ class GroupAcc:
         self.durations.merge(o.durations)
         self.timeouts.update(o.timeouts)
         self.namespaces.update(o.namespaces)
+        self.details.update(o.details)
         self.kept.extend(o.kept[:max(0, keep - len(self.kept))])
 
 
@@ -75,7 +76,7 @@ class Groups:
             if pair in self.failures or len(self.failures) < MAX_GROUPS:
                 self.failures[pair] += 1
             return
-        key = (ev.kind, ev.service, ev.upstream)
+        key = (ev.kind, ev.service, ev.upstream, ev.via)
         acc = self.signals.get(key)
         if acc is None:
             if len(self.signals) >= MAX_GROUPS:
@@ -95,31 +96,3 @@ class Groups:
                 mine = self.signals[key] = GroupAcc()
             mine.merge(acc, keep)
         self.failures.update(o.failures)
-
-
-def _mode(c: Counter[Any]) -> Any:
-    # Most common; ties go to the smaller value so the answer does not depend on file order.
-    return min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] if c else None
-
-
-def to_incident(key: Key, acc: GroupAcc) -> Incident:
-    span_min = (acc.last - acc.first) / 60 if acc.first is not None and acc.last is not None else 0.0
-    timeout = _mode(acc.timeouts)
-    ns = _mode(acc.namespaces)
-    return Incident(
-        signal=key[0], service=key[1], upstream=key[2], events=acc.events,
-        first_seen=to_datetime(acc.first), last_seen=to_datetime(acc.last),
-        timeout_ms=float(timeout) if isinstance(timeout, (int, float)) else None,
-        duration_ms=Percentiles(acc.durations.quantile(0.5), acc.durations.quantile(0.99),
-                                acc.durations.max),
-        namespace=str(ns) if ns else None,
-        rate_per_min=acc.events / span_min if span_min > 0 else None,
-    )
-
-
-def incidents(groups: Groups) -> list[Incident]:
-    found = [to_incident(k, a) for k, a in groups.signals.items()]
-    far = float("inf")
-    found.sort(key=lambda i: (-i.events, i.first_seen.timestamp() if i.first_seen else far,
-                              i.service, i.upstream, i.signal))
-    return found

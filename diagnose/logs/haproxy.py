@@ -74,7 +74,7 @@ def parse(line: str, default_service: str = "haproxy") -> Event | None:
         return None
     ta = int(m.group("ta"))
     return Event(kind, default_service, backend, parse_text(m.group("date")),
-                 float(ta) if ta >= 0 else None)
+                 float(ta) if ta >= 0 else None, via="haproxy", detail=term)
 
 
 def looks_like(line: str) -> bool:

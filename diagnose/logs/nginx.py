@@ -48,6 +48,9 @@ _VALUE = re.compile(r"[^\s,]+(?:(?:, | : )[^\s,]+)*")
 _SPLIT = re.compile(r", | : ")
 CANDIDATE = re.compile(rb"\] 50[234] | 50[234](?:, | : |\s)")
 _KINDS = {"504": "upstream-timeout", "502": "upstream-unavailable", "503": "upstream-unavailable"}
+# An error line has no status: the status nginx answers the client with for it (504 for a timed-out
+# upstream, 502 for a refused one), so its view is worded as the access log's would be.
+_ERRNO = {"upstream-timeout": "504", "upstream-unavailable": "502"}
 
 
 def parse(line: str, default_service: str = "nginx", access_only: bool = False) -> Event | None:
@@ -71,7 +74,7 @@ def parse(line: str, default_service: str = "nginx", access_only: bool = False) 
         return None
     upstream, ns = split_upstream(up.group(1))
     return Event(kind=kind, service=default_service, upstream=upstream, ts=parse_text(m.group(1)),
-                 namespace=ns)
+                 namespace=ns, via="nginx", detail=_ERRNO.get(kind, ""))
 
 
 def access(line: str, default_service: str = "nginx") -> Event | None:
@@ -94,7 +97,7 @@ def access(line: str, default_service: str = "nginx") -> Event | None:
         upstream, ns = split_upstream(last)
     rt = m.group("rt")
     return Event(kind, default_service, upstream, parse_text(m.group("time")),
-                 float(rt) * 1000 if rt != "-" else None, None, ns)
+                 float(rt) * 1000 if rt != "-" else None, None, ns, via="nginx", detail=status)
 
 
 def proxy_upstream(name: str) -> tuple[str | None, str | None]:

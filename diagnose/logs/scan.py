@@ -21,9 +21,10 @@ from ..errors import InputError
 from ..model.logscan import LogScan
 from . import formats, nginx, wrappers
 from .formats import CUSTOM, NGINX, UNKNOWN
-from .group import Groups, incidents
+from .group import Groups
 from .kernel import MAX_SAMPLES, Part, Plan, plan_for, process
 from .stream import CHUNK_SIZE, Chunk, Piece, read_chunks
+from .vantage import attribute, fold
 
 if TYPE_CHECKING:
     from .custom_format import LogFormat
@@ -61,10 +62,10 @@ def scan(paths: Sequence[str], *, keep_lines: int = 0, stdin: BinaryIO | None = 
         for line_no, reason in part.samples:
             if len(result.skip_samples) < MAX_SAMPLES:
                 result.skip_samples.append((path, line_no, reason))
-        groups.merge(part.groups, keep_lines)
+        # Whose lines a proxy's (or an unnamed caller's) are, when the file's path says (vantage.py).
+        groups.merge(attribute(part.groups, path), keep_lines)
     _require_usable(paths, result, blank)
-    result.incidents = incidents(groups)
-    result.kept = {k: a.kept for k, a in groups.signals.items() if a.kept}
+    result.incidents, result.kept = fold(groups, keep_lines)
     result.failures = dict(groups.failures)
     result.dropped = groups.dropped
     return result

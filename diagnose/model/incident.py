@@ -47,6 +47,27 @@ def _num(x: float | None) -> float | int | None:
 
 
 @dataclass(frozen=True)
+class View:
+    """What one vantage point's log saw of an incident: the caller's own log ("app"), or a proxy's on its
+    path ("envoy", "nginx", "haproxy"), with what the proxy said of the calls (flags, status codes)."""
+
+    log: str
+    events: int
+    details: tuple[tuple[str, int], ...] = ()      # ("UT", 100), ("URX", 18): most first
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"log": self.log, "events": self.events}
+        if self.details:
+            out["details"] = dict(self.details)
+        return out
+
+    def words(self) -> str:
+        """"envoy 118 (UT 100, URX 18)"."""
+        said = ", ".join(f"{k} {n}" for k, n in self.details[:4])
+        return f"{self.log} {self.events}" + (f" ({said})" if said else "")
+
+
+@dataclass(frozen=True)
 class Incident:
     """Timeout events of one caller waiting on one upstream, grouped."""
 
@@ -60,6 +81,9 @@ class Incident:
     signal: str = "upstream-timeout"    # what runbooks match on
     namespace: str | None = None        # when the logs say (kubernetes.namespace_name and the like)
     rate_per_min: float | None = None
+    # The logs that saw it, when a proxy's did (the caller's app log, its sidecar's, the ingress's): the
+    # same calls, counted once in `events` (the most any one view saw), each view's count kept here.
+    seen_by: tuple[View, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -77,6 +101,8 @@ class Incident:
             out["namespace"] = self.namespace
         if self.signal != "upstream-timeout":
             out["signal"] = self.signal
+        if self.seen_by:
+            out["seen_by"] = [v.to_json() for v in self.seen_by]
         return out
 
     @classmethod
@@ -89,6 +115,9 @@ class Incident:
             duration_ms=Percentiles(d.get("p50"), d.get("p99"), d.get("max")),
             signal=doc.get("signal", "upstream-timeout"), namespace=doc.get("namespace"),
             rate_per_min=doc.get("rate_per_min"),
+            seen_by=tuple(View(str(v["log"]), int(v["events"]), tuple(
+                (str(k), int(n)) for k, n in (v.get("details") or {}).items()))
+                for v in doc.get("seen_by") or ()),
         )
 
 

@@ -59,6 +59,12 @@ def _failure_lines(scan: "LogScan") -> list[str]:
     return out
 
 
+def _view_lines(scan: "LogScan") -> list[str]:
+    """Which logs saw each incident, when a proxy's did (logs/vantage.py)."""
+    return [f"{i.service} -> {i.upstream}: seen by " + "; ".join(v.words() for v in i.seen_by)
+            for i in scan.incidents if i.seen_by]
+
+
 def to_markdown(scan: "LogScan") -> str:
     out = ["# Log scan", "", f"{scan.lines:,} lines read, {scan.skipped:,} skipped, "
            f"{len(scan.incidents)} incident(s).", ""]
@@ -68,6 +74,9 @@ def to_markdown(scan: "LogScan") -> str:
         out.append("")
     else:
         out += [f"No {names()} found.", ""]
+    views = _view_lines(scan)
+    if views:
+        out += ["## Vantage points", ""] + [f"- {md_text(v)}" for v in views] + [""]
     fails = _failure_lines(scan)
     if fails:
         out += ["## Upstream failures", ""] + [f"- {md_text(f)}" for f in fails] + [""]
@@ -89,6 +98,8 @@ def to_text(scan: "LogScan", console: "Console") -> None:
         console.print(table)
     else:
         console.print(f"No {names()} found.")
+    for v in _view_lines(scan):
+        console.print(rich_text(v))
     for f in _failure_lines(scan):
         console.print(rich_text(f))
     if scan.skipped:

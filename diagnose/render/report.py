@@ -47,6 +47,8 @@ def _incident_lines(report: Report) -> list[str]:
                      f"max {_ms(d.max)}")
     if inc.namespace:
         lines.append(f"namespace {inc.namespace}")
+    if inc.seen_by:
+        lines.append("seen by: " + "; ".join(v.words() for v in inc.seen_by))
     return lines
 
 

@@ -17,8 +17,11 @@ def _pairs(result) -> dict[tuple[str, str], int]:
 
 def test_json_log_with_logfmt_nginx_and_envoy_lines_finds_all_their_timeouts():
     r = scan([str(DATA / "mixed.log")])
+    # The Envoy line is one of frontend-api's calls to user-auth-service, seen by its sidecar: folded in.
     assert _pairs(r) == {("frontend-api", "user-auth-service"): 30, ("checkout", "payments"): 1,
-                         ("nginx", "10.0.2.15:8080"): 1, ("envoy", "user-auth-service"): 1}
+                         ("nginx", "10.0.2.15:8080"): 1}
+    front = next(i for i in r.incidents if i.service == "frontend-api")
+    assert [(v.log, v.events) for v in front.seen_by] == [("app", 30), ("envoy", 1)]
     assert r.formats == {"json": 34}
     assert (r.lines, r.skipped) == (34, 1)
     # Only the ANSI-coloured garbage line is skipped, with the file format's reason.

@@ -42,7 +42,9 @@ def test_cri_partial_lines_are_joined_across_read_boundaries(tmp_path):
 def test_wrapped_log_scans_the_same_in_parallel_and_in_one_process(tmp_path, monkeypatch):
     body = b"".join((TEXT / f).read_bytes() * 40 for f in ("kubectl-prefix.log",))
     one, _ = scan_both_ways(tmp_path / "big.log", body, monkeypatch)
-    assert one.incidents[0].events == 120 and one.incidents[0].service == "checkout-web"
+    # The sidecar's 40 lines are calls the app's 80 lines also log: the app's view counts them.
+    assert one.incidents[0].events == 80 and one.incidents[0].service == "checkout-web"
+    assert [(v.log, v.events) for v in one.incidents[0].seen_by] == [("app", 80), ("envoy", 40)]
 
 
 def test_inner_time_wins_over_the_wrappers_and_the_wrappers_fills_a_line_without_one(tmp_path):
