@@ -247,7 +247,9 @@ def to_markdown(report: Report) -> str:
     head = headline(report)
     first = md_text(head.lead) + (f"; first: {md_code_span(head.command)}" if head.command else
                                   f"; first: {md_text(head.advice)}" if head.advice else "")
-    out = [first, "", f"# Incident: {md_text(inc.service)} timing out on {md_text(inc.upstream)}", ""]
+    # The signal's own verb: "timed out waiting for", "could not reach", "ran out of pooled connections to".
+    verb = describe(inc.signal).verb
+    out = [first, "", f"# Incident: {md_text(inc.service)} {verb} {md_text(inc.upstream)}", ""]
     if report.summary and report.summary not in head.lead:
         out += [f"**{md_text(report.summary)}**", ""]
     out += [f"- {md_text(line)}" for line in _incident_lines(report)]

@@ -94,7 +94,17 @@ def test_demo_explains_the_seed_incident_in_every_format(tmp_path):
     assert diagnose("demo", "--format", "markdown", "--output", str(md)).returncode == 0
     first, _, heading = md.read_text().splitlines()[:3]
     assert first.startswith("frontend-api -> user-auth-service: mesh-timeout likely")
-    assert heading == "# Incident: frontend-api timing out on user-auth-service"
+    assert heading == "# Incident: frontend-api timed out waiting for user-auth-service"
+
+
+def test_the_markdown_heading_says_what_the_signal_is_not_always_a_timeout(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text("".join(json.dumps({
+        "timestamp": f"2024-03-14T21:47:{i:02d}Z", "level": "ERROR", "service": "checkout",
+        "message": "dial tcp 10.0.0.5:8080: connect: connection refused", "upstream_service": "payments"}) + "\n"
+        for i in range(5)))
+    md = diagnose("run", "--log", str(log), "--format", "markdown", env=NO_SOURCES).stdout
+    assert "# Incident: checkout could not reach payments" in md.splitlines()
 
 
 @pytest.mark.integration       # a missing checker skips here, and fails where servers are required (CI)

@@ -56,4 +56,4 @@ def test_the_markdown_report_keeps_a_forged_service_name_on_the_lines_it_belongs
     lines = render.to_markdown(forged_report()).splitlines()
     assert not [x for x in lines if x.strip().startswith("1. database")], lines
     assert lines[0].startswith("api\\\\n 1. database likely 0.99 -> user-auth-service: ")   # the headline
-    assert lines[2] == "# Incident: api\\\\n 1. database likely 0.99 timing out on user-auth-service"
+    assert lines[2] == "# Incident: api\\\\n 1. database likely 0.99 timed out waiting for user-auth-service"
