@@ -114,7 +114,9 @@ def test_prometheus_reads_end_at_the_deadline_and_leave_no_thread_behind() -> No
         while _network_threads() and time.monotonic() < end:
             time.sleep(0.05)
         left = _network_threads()
-    assert returned < 2.5, f"collect returned after {returned:.1f} s with a 2 s budget"
+    # Bounded by the budget, with room for a loaded 2-core CI runner; a drip that stretched it ran past
+    # 60 s before the watchdog (sources/bounded.py), so the margin cannot hide that failure.
+    assert returned < 4.0, f"collect returned after {returned:.1f} s with a 2 s budget"
     assert left == [], f"threads still reading after the deadline: {left}"
 
 

@@ -52,9 +52,13 @@ def test_a_custom_regex_formats_lines_become_an_incident(tmp_path: Path) -> None
     assert inc["first_seen"] == "2026-11-30T10:00:00Z"
 
 
-def test_without_the_mapping_the_same_lines_are_no_incident(tmp_path: Path) -> None:
-    code, out = _logs(_write(tmp_path, "app.log", IN_HOUSE), "--format", "json")
-    assert code != 0 or not any(i["service"] == "checkout" for i in json.loads(out)["incidents"])
+def test_without_the_mapping_the_same_lines_are_unreadable_and_say_so(tmp_path: Path) -> None:
+    # The mapping is what reads them: without it no built-in format does, and the error names the file,
+    # the first line and why (exit 2), rather than an empty scan.
+    p = diagnose("logs", _write(tmp_path, "app.log", IN_HOUSE), "--format", "json")
+    assert p.returncode == 2 and p.stdout == "", p.stderr
+    assert "app.log:1: nothing usable: all 3 non-blank lines unparseable" in p.stderr
+    assert "no known log format" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_a_fields_mapping_reads_json_lines_with_unusual_keys(tmp_path: Path) -> None:
