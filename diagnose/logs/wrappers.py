@@ -49,6 +49,12 @@ def workload(pod: str) -> str:
     """The workload a pod belongs to, from its name: `checkout-web-7d9f8b6c5d-x2x4z` -> `checkout-web`,
     `checkout-web-7d9f` -> `checkout-web`, `db-0` -> `db` (a StatefulSet's ordinal)."""
     parts = pod.split("-")
+    # A Deployment's pod: <name>-<pod-template-hash>-<5 characters>. A hash of the generated alphabet with a
+    # digit in it before a 5-character suffix is the shape, whatever the suffix's letters (names made up
+    # by hand, or by older clusters, break the alphabet there first).
+    if len(parts) > 2 and len(parts[-1]) == 5 and parts[-1].isalnum() and _GENERATED.fullmatch(parts[-2]) \
+            and any(c.isdigit() for c in parts[-2]):
+        return "-".join(parts[:-2])
     for _ in range(2):
         if len(parts) > 1 and _GENERATED.fullmatch(parts[-1]) and (
                 any(c.isdigit() for c in parts[-1]) or len(parts[-1]) == 5):

@@ -21,6 +21,8 @@ TEXT = Path(__file__).parent.parent / "data" / "logs" / "text"
     ("fluent-bit-x2x4z", "fluent-bit"),                    # DaemonSet: pod suffix
     ("postgres-0", "postgres"),                            # StatefulSet ordinal
     ("user-auth-service", "user-auth-service"),            # a bare name keeps its words
+    ("frontend-api-5c8d7f9b4-abcde", "frontend-api"),      # a hash, then a suffix of any 5 characters
+    ("api-v2-deadbeef-abcde", "api-v2-deadbeef-abcde"),    # no digit in "deadbeef": not a hash
 ])
 def test_pod_name_gives_its_workload(pod, expected):
     assert workload(pod) == expected
