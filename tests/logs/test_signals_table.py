@@ -77,3 +77,63 @@ def test_keep_lines_are_kept_per_signal(tmp_path: Path):
     r = scan([str(p)], keep_lines=5)
     assert {i.signal: r.kept_for(i) for i in r.incidents} == {
         "upstream-unavailable": [json.dumps(lines[0]).encode()], "upstream-timeout": [json.dumps(lines[1]).encode()]}
+
+
+# Each row's phrases, and whether `words` lets their words run together (time[ _-]?out), so that
+# CamelCase, snake_case and Title Case are spellings of it too.
+PHRASES = {
+    "pool-exhausted": [("connection is not available", False), ("queuepool limit", False),
+                       ("failed to acquire conn", False), ("failed to acquire a conn", False),
+                       ("pool exhausted", True), ("too many clients", False)],
+    "upstream-timeout": [("timeout", False), ("time out", True), ("timed out", True), ("deadline exceeded", True)],
+    "upstream-unavailable": [("connection refused", True), ("connection reset", True), ("unavailable", False),
+                             ("no healthy upstream", False), ("no live upstream", False),
+                             ("upstream connect error", False)],
+}
+# Spellings that are not a case form of a phrase: errno names, nginx's fixed text, library class names.
+LITERAL = {"pool-exhausted": ["QueuePool limit of size 5"],
+           "upstream-timeout": ["ETIMEDOUT", "SocketTimeoutException", "DEADLINE_EXCEEDED", "DeadlineExceeded"],
+           "upstream-unavailable": ["ECONNREFUSED", "ECONNRESET", "connect() failed (111: Connection refused)"]}
+
+
+def _spellings(phrase: str, joins: bool) -> list[str]:
+    words = phrase.split(" ")
+    forms = [phrase, phrase[:1].upper() + phrase[1:], phrase.upper()]
+    if joins:
+        forms += [" ".join(w.capitalize() for w in words), "".join(w.capitalize() for w in words),
+                  words[0] + "".join(w.capitalize() for w in words[1:]), "_".join(words), "_".join(words).upper(),
+                  "-".join(words)]
+    return forms
+
+
+USUAL = sorted({(sid, text) for sid, phrases in PHRASES.items() for phrase, joins in phrases
+                for text in _spellings(phrase, joins)} | {(sid, t) for sid, ts in LITERAL.items() for t in ts})
+
+
+def _found(tmp_path: Path, filler: str, chunk_size: int) -> list[tuple[str, str]]:
+    """(signal, message) of every usual spelling's line that a scan kept, each line among filler lines."""
+    lines = []
+    for _, text in USUAL:
+        lines += [filler] * 40 + [json.dumps({"level": "error", "msg": text, "service": "checkout",
+                                              "peer.service": "payments"})]
+    p = tmp_path / "app.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    r = scan([str(p)], keep_lines=len(USUAL), chunk_size=chunk_size, workers=1)
+    return sorted((i.signal, json.loads(raw)["msg"]) for i in r.incidents for raw in r.kept_for(i))
+
+
+def test_every_usual_spelling_of_a_rows_phrases_is_classified_as_that_row():
+    assert [(sid, text) for sid, text in USUAL if classify.from_words(text) != sid] == []
+
+
+def test_every_usual_spelling_is_found_by_the_pre_filter_where_the_markers_first_bytes_are_rare(tmp_path):
+    # No u, U, x, X, C or y in the filler: each marker's first byte is found with a memchr and matched there.
+    filler = json.dumps({"level": "info", "msg": "GET /cart 200", "service": "cart", "ms": 3})
+    assert _found(tmp_path, filler, 1 << 20) == USUAL
+
+
+def test_every_usual_spelling_is_found_where_the_markers_first_bytes_are_in_every_line(tmp_path):
+    # Every first byte in every filler line: the kernel leaves the rest of each chunk to the regex engine's
+    # search after a few misses; small chunks make it switch many times, mid-chunk.
+    filler = json.dumps({"level": "info", "msg": "nUxXCyu queue Unix CPU yes " * 4, "service": "cart"})
+    assert _found(tmp_path, filler, 8192) == USUAL
