@@ -181,11 +181,12 @@ def run(logs: Sequence[str], bundle_out: str | None, runbook_name: str | None, f
         early = _gather_logs(logs, opts, progress)
     target, scan = _target(logs, opts, early)
     runbook = _runbook(runbook_name, target.incident.signal)
+    others = [i for i in scan.incidents if i is not target.incident]
     with Progress(enabled=_progress_on(fmt, output)) as progress:
-        gathered = {**early, **_gather(target, opts, progress)}
+        target, named = _resolve(target, opts, progress)
+        gathered = {**early, **named, **_gather(target, opts, progress)}
         if bundle_out:
             _write_bundle(bundle_out, target, gathered, scan)
-        others = [i for i in scan.incidents if i is not target.incident]
         report = diagnose(target, gathered, runbook, progress.check, others=others)
     _emit(report, fmt, output)
 
@@ -203,7 +204,8 @@ def collect(logs: Sequence[str], out: str, **opts: Any) -> None:
         early = _gather_logs(logs, opts, progress)
     target, scan = _target(logs, opts, early)
     with Progress(enabled=sys.stderr.isatty()) as progress:
-        gathered = {**early, **_gather(target, opts, progress)}
+        target, named = _resolve(target, opts, progress)
+        gathered = {**early, **named, **_gather(target, opts, progress)}
     path = _write_bundle(out, target, gathered, scan)
     click.echo(f"bundle written: {one_line(path)}")
     for name, g in gathered.items():
@@ -421,6 +423,13 @@ def _target(logs: Sequence[str], opts: dict[str, Any],
     from .engine.api import pick_target
 
     return pick_target(logs, opts, early, stdin=sys.stdin.buffer if "-" in logs else None)
+
+
+def _resolve(target: Target, opts: dict[str, Any], progress: Progress) -> tuple[Target, dict[str, Gathered]]:
+    """An upstream logged by address, named from the cluster before the sources gather."""
+    from .engine.api import resolve_upstream
+
+    return resolve_upstream(target, opts, progress.source)
 
 
 def _gather(target: Target, opts: dict[str, Any], progress: Progress) -> dict[str, Gathered]:

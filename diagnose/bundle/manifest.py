@@ -80,6 +80,8 @@ def _incident(d: Mapping[str, object]) -> Incident:
         namespace=_text(d.get("namespace", _ABSENT), "incident.namespace", optional=True),
         rate_per_min=_number(d.get("rate_per_min", _ABSENT), "incident.rate_per_min"),
         seen_by=_views(d.get("seen_by", _ABSENT)),
+        upstream_address=_text(d.get("upstream_address", _ABSENT), "incident.upstream_address", optional=True),
+        upstream_note=_text(d.get("upstream_note", _ABSENT), "incident.upstream_note", optional=True),
     )
 
 

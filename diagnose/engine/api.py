@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .gather import Gathered, Progress
 
 __all__ = ["demo_bundle", "gather", "gather_logs", "open_bundle", "pick_target",
-           "remove_private_files", "scan_logs", "explain_logs", "source_options", "write_bundle"]
+           "remove_private_files", "resolve_upstream", "scan_logs", "explain_logs", "source_options", "write_bundle"]
 
 
 def scan_logs(paths: Sequence[str], *, keep_lines: int = 0, stdin: BinaryIO | None = None,
@@ -110,6 +110,16 @@ def _picked(name: str, wanted: str | None) -> bool:
     return not wanted or wanted.lower() in name.lower()
 
 
+def resolve_upstream(target: Target, opts: Mapping[str, Any], progress: Progress | None = None,
+                     ) -> tuple[Target, dict[str, Gathered]]:
+    """run and collect, before `gather`: an upstream the logs named by address (10.0.3.17:8080) named from the
+    cluster (the Service, else the workload), so that every source queries the name; with the lookup's
+    answers, kept in the bundle. Nothing to do when the upstream is a name or no cluster is given."""
+    from .address import resolve
+
+    return resolve(target, source_options(opts), progress)
+
+
 def gather(target: Target, opts: Mapping[str, Any], progress: Progress | None = None) -> dict[str, Gathered]:
     """run and collect, last: every other source, for the incident picked."""
     from .gather import gather as gather_sources
@@ -121,7 +131,7 @@ def write_bundle(out: str, target: Target, gathered: Mapping[str, Gathered], log
     """`collect` and `run --bundle-out`: the target, every source's status and files, the incident's lines."""
     from ..bundle import store
 
-    kept = logs.kept_for(target.incident)
+    kept = logs.kept_for(target.incident.as_logged())      # the lines name the upstream as logged
     lines = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in kept)
     path = store.write(out, incident=target.incident, window=target.window, namespace=target.namespace,
                        sources={n: g.status for n, g in gathered.items()},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -84,6 +84,10 @@ class Incident:
     # The logs that saw it, when a proxy's did (the caller's app log, its sidecar's, the ingress's): the
     # same calls, counted once in `events` (the most any one view saw), each view's count kept here.
     seen_by: tuple[View, ...] = ()
+    # An upstream the logs named only by address, once the cluster said whose it is (engine/address.py): the
+    # address as logged, and one line saying what it is, or that it matches nothing any more.
+    upstream_address: str | None = None
+    upstream_note: str | None = None
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -103,7 +107,15 @@ class Incident:
             out["signal"] = self.signal
         if self.seen_by:
             out["seen_by"] = [v.to_json() for v in self.seen_by]
+        if self.upstream_address:
+            out["upstream_address"] = self.upstream_address
+        if self.upstream_note:
+            out["upstream_note"] = self.upstream_note
         return out
+
+    def as_logged(self) -> "Incident":
+        """The incident as the logs named it (its upstream an address again, when it was one)."""
+        return replace(self, upstream=self.upstream_address) if self.upstream_address else self
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> "Incident":
@@ -118,6 +130,7 @@ class Incident:
             seen_by=tuple(View(str(v["log"]), int(v["events"]), tuple(
                 (str(k), int(n)) for k, n in (v.get("details") or {}).items()))
                 for v in doc.get("seen_by") or ()),
+            upstream_address=doc.get("upstream_address"), upstream_note=doc.get("upstream_note"),
         )
 
 

@@ -49,6 +49,8 @@ def _incident_lines(report: Report) -> list[str]:
         lines.append(f"namespace {inc.namespace}")
     if inc.seen_by:
         lines.append("seen by: " + "; ".join(v.words() for v in inc.seen_by))
+    if inc.upstream_note:               # the upstream was logged by address: what the cluster said it is
+        lines.append(inc.upstream_note)
     return lines
 
 

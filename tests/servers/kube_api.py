@@ -1,7 +1,9 @@
 """A small Kubernetes API server for tests: real paths, real documents, a log of every request.
 
 It serves a dict of API path -> document (fixtures/build/kubernetes.py `cluster()` builds them), applies
-labelSelector and fieldSelector=metadata.name as the API server does, answers 404 Status documents for
+labelSelector and fieldSelector (metadata.name, metadata.namespace; on pods also status.podIP, status.phase,
+spec.nodeName; a 400 BadRequest for any other field) as the API server does, lists a namespaced kind
+cluster-wide (/api/v1/pods, /apis/discovery.k8s.io/v1/endpointslices), answers 404 Status documents for
 paths it does not know, and can be told to answer some paths with a given Status (403) or slowly.
 Use as a context manager; `kubeconfig(tmp_path)` writes a kubeconfig pointing the real client at it.
 Given `tls` (see `make_tls`), it serves HTTPS and requires a client certificate, and the kubeconfig carries
