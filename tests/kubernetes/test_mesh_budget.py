@@ -246,7 +246,10 @@ def test_no_fixture_proposes_a_try_below_p99_or_a_budget_beyond_the_deadline(bun
     report = analyze(bundle)
     ev = _bundle_evidence(bundle)
     deadline = ev.incident.timeout_ms
-    assert deadline is not None
+    if deadline is None:        # a log that states no caller deadline (nginx's error log): nothing to keep within
+        commands = [c for cause in report["causes"] for f in cause["fixes"] for c in f["commands"]]
+        assert not [c for c in commands if c.startswith("kubectl patch virtualservice/")], commands
+        return
     stored = json.loads((bundle / "kubernetes" / "virtualservices.json").read_text())
     for cause in report["causes"]:
         for fix in cause["fixes"]:
