@@ -14,7 +14,7 @@ Besides exact keys, three rules find a field by meaning, decided once per record
 
 Roles: service (the caller), upstream, namespace, time, duration, timeout, text (words that say what
 happened), grpc (a gRPC status, name or number), flags and code (an Envoy access log's response flags and
-HTTP status).
+HTTP status), proxy_upstream and upstream_status (an ingress-nginx access log's upstream and its answer).
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ PYJSON = "https://github.com/nhairs/python-json-logger"
 STRUCTLOG = "https://www.structlog.org/en/stable/api.html#structlog.processors.TimeStamper"
 PINO = "https://github.com/pinojs/pino-http#pinohttpopts-stream"
 BUNYAN = "https://github.com/trentm/node-bunyan#core-fields"
+INGRESS_NGINX = "https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/log-format/"
+INGRESS_JSON = "https://www.journal.petrausch.info/post/2020/05/managing-kubernetes-ingress-json-log-format-with-sanity/"
 SEED = "the project's seed format (tests/data/logs/seed.jsonl)"
 
 RULES: tuple[Rule, ...] = (
@@ -136,6 +138,16 @@ RULES: tuple[Rule, ...] = (
                   "rpc.grpc.status_code"),
          f"go-grpc-middleware grpc.code {GRPC_MW}; OTel rpc.grpc.status_code {OTEL}; Envoy %GRPC_STATUS%"),
     Rule("flags", ("response_flags", "responseFlags", "flags"), f"Envoy %RESPONSE_FLAGS% {ENVOY}"),
+    # ingress-nginx's access log as JSON (log-format-escape-json, log-format-upstream): the upstream is
+    # $proxy_upstream_name (`<namespace>-<service>-<port>`), what it answered $upstream_status, and the
+    # caller is the ingress (its $service_name / $namespace are the backend's). Keys as its docs' variables
+    # and a published ECS-style layout (http.upstream.name / status_code) name them.
+    Rule("proxy_upstream", ("proxy_upstream_name", "proxyUpstreamName", "http.upstream.name", "upstream_proxy_name"),
+         f"ingress-nginx $proxy_upstream_name {INGRESS_NGINX}; {INGRESS_JSON}"),
+    Rule("duration", ("http.upstream.time", "http.response.time"), f"ingress-nginx ECS-style layout {INGRESS_JSON}",
+         unit_ms=S),
+    Rule("upstream_status", ("upstream_status", "upstreamStatus", "http.upstream.status_code"),
+         f"ingress-nginx $upstream_status {INGRESS_NGINX}"),
     Rule("code", ("response_code", "status", "status_code", "http.status_code", "code",
                   "http.response.status_code"), "Envoy %RESPONSE_CODE%; ECS/OTel http.response.status_code"),
 )

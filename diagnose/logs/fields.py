@@ -17,6 +17,7 @@ from .classify import from_proxy, from_words
 from .durations import named_unit_ms, to_ms
 from .event import Event
 from .names import split_upstream
+from .nginx import STATUS_KINDS, proxy_upstream
 from .timestamps import to_epoch
 
 # role -> its exact keys in priority order (for callers that name a role by its keys)
@@ -242,6 +243,12 @@ def _kind(rec: Mapping[str, Any], plan: Plan) -> str | None:
         kind = from_proxy(set(flags.replace(" ", "").split(",")), code)
         if kind is not None:
             return kind
+    if "proxy_upstream" in plan:
+        # An ingress-nginx access record: the status says it (the upstream's own, else the client's).
+        status = _pick_code(rec, plan.get("upstream_status")) or _pick_code(rec, plan.get("code"))
+        kind = STATUS_KINDS.get(status or "")
+        if kind is not None:
+            return kind
     keys = plan.get("text")
     if keys:
         for _, k, _ in keys:
@@ -261,6 +268,9 @@ def event_from_record(rec: Mapping[str, Any], default_service: str = "unknown") 
     kind = _kind(rec, plan)
     if kind is None:
         return None
+    ingress = _pick(rec, plan.get("proxy_upstream"))
+    if ingress is not None:
+        return _ingress_event(kind, rec, plan, ingress, default_service)
     upstream, up_ns = _upstream(rec, plan.get("upstream"))
     if upstream is None:
         return None
@@ -272,3 +282,30 @@ def event_from_record(rec: Mapping[str, Any], default_service: str = "unknown") 
             ev.service = "envoy"
         ev.via, ev.detail = "envoy", _pick(rec, plan.get("flags")) or ""
     return ev
+
+
+def _pick_code(rec: Mapping[str, Any], keys: list[Slot] | None) -> str | None:
+    """An HTTP status as text: 504, "504", or the last of "504, 504" (nginx lists one per upstream tried)."""
+    if keys:
+        for _, k, _ in keys:
+            v = rec[k]
+            if v.__class__ is int:
+                return str(v)
+            if v.__class__ is str and v.strip() not in ("", "-"):
+                return v.replace(" : ", ",").split(",")[-1].strip()
+    return None
+
+
+def _ingress_event(kind: str, rec: Mapping[str, Any], plan: Plan, name: str, default_service: str) -> Event | None:
+    """An ingress-nginx access record's event: the Service and namespace from $proxy_upstream_name (else the
+    upstream fields'), the ingress as the caller (its service fields name the backend), the status as the
+    proxy's word on it."""
+    upstream, ns = proxy_upstream(name, _pick(rec, plan.get("namespace")))
+    if upstream is None:
+        upstream, ns = _upstream(rec, plan.get("upstream"))
+    if upstream is None:
+        return None
+    status = _pick_code(rec, plan.get("upstream_status")) or _pick_code(rec, plan.get("code")) or ""
+    return Event(kind, "nginx" if default_service == "unknown" else default_service, upstream,
+                 _time(rec, plan.get("time")), _ms(rec, plan.get("duration")), None,
+                 ns or _pick(rec, plan.get("namespace")), via="nginx", detail=status)

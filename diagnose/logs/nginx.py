@@ -47,7 +47,8 @@ UPSTREAMINFO = re.compile(
 _VALUE = re.compile(r"[^\s,]+(?:(?:, | : )[^\s,]+)*")
 _SPLIT = re.compile(r", | : ")
 CANDIDATE = re.compile(rb"\] 50[234] | 50[234](?:, | : |\s)")
-_KINDS = {"504": "upstream-timeout", "502": "upstream-unavailable", "503": "upstream-unavailable"}
+# The status nginx answers with and the signal it is (the upstream timed out: 504; refused or gone: 502, 503).
+STATUS_KINDS = {"504": "upstream-timeout", "502": "upstream-unavailable", "503": "upstream-unavailable"}
 # An error line has no status: the status nginx answers the client with for it (504 for a timed-out
 # upstream, 502 for a refused one), so its view is worded as the access log's would be.
 _ERRNO = {"upstream-timeout": "504", "upstream-unavailable": "502"}
@@ -86,7 +87,7 @@ def access(line: str, default_service: str = "nginx") -> Event | None:
     if len(fields) < 4:
         return None
     addr, status = fields[0], _SPLIT.split(fields[3])[-1]
-    kind = _KINDS.get(status)
+    kind = STATUS_KINDS.get(status)
     if kind is None:
         return None
     upstream, ns = proxy_upstream(m.group("proxy"))
@@ -100,13 +101,20 @@ def access(line: str, default_service: str = "nginx") -> Event | None:
                  float(rt) * 1000 if rt != "-" else None, None, ns, via="nginx", detail=status)
 
 
-def proxy_upstream(name: str) -> tuple[str | None, str | None]:
-    """(service, namespace) of ingress-nginx's `$proxy_upstream_name` (`<namespace>-<service>-<port>`)."""
+def proxy_upstream(name: str, namespace: str | None = None) -> tuple[str | None, str | None]:
+    """(service, namespace) of ingress-nginx's `$proxy_upstream_name` (`<namespace>-<service>-<port>`).
+
+    Both names may hold dashes: `team-a-user-auth-8080` is read at its first dash (`team`, `a-user-auth`)
+    unless the record names the namespace itself (ingress-nginx's `$namespace`), which then decides."""
     if name.startswith("upstream-") and name != "upstream-default-backend":
         name = name[len("upstream-"):]
     parts = name.split("-")
     if len(parts) < 3 or name == "upstream-default-backend":
         return None, None
+    if namespace and name.startswith(namespace + "-") and len(name) > len(namespace) + 1:
+        rest = name[len(namespace) + 1:].rsplit("-", 1)
+        if len(rest) == 2 and rest[0]:
+            return rest[0], namespace
     return "-".join(parts[1:-1]), parts[0]
 
 

@@ -64,3 +64,30 @@ def test_an_event_of_a_nested_record_is_read_after_a_flat_one_of_the_same_keys()
     event_from_record({**base, "kubernetes": "n/a"})
     ev = event_from_record({**base, "kubernetes": {"namespace_name": "shop-eu"}})
     assert ev is not None and ev.namespace == "shop-eu"
+
+
+# ingress-nginx access records as JSON: the layout of a published ECS-style log-format-upstream (journal.
+# petrausch.info, "Managing Kubernetes Ingress JSON Log Format with Sanity") and a flat one of the
+# controller's documented variables ($proxy_upstream_name, $upstream_status, $namespace, $service_name).
+ECS_INGRESS = {"timestamp": "2024-03-14T21:47:03+00:00", "http": {
+    "request": {"method": "POST"}, "response": {"status_code": "504", "time": 10.001},
+    "upstream": {"status_code": "504", "time": 10.0, "address": "10.244.1.5:8080", "name": "team-a-user-auth-8080"}},
+    "url": {"domain": "api.example.com", "path": "/login"}}
+FLAT_INGRESS = {"time": "2024-03-14T21:47:04+00:00", "request": "POST /login HTTP/1.1", "status": 504,
+                "proxy_upstream_name": "team-a-user-auth-8080", "upstream_addr": "10.244.1.5:8080, 10.244.1.6:8080",
+                "upstream_status": "504, 502", "upstream_response_time": "5.000, 0.001", "namespace": "team-a",
+                "service_name": "user-auth", "ingress_name": "api"}
+
+
+def test_an_ingress_nginx_json_record_names_the_service_not_the_backend_as_the_caller():
+    ev = event_from_record(FLAT_INGRESS)
+    # $service_name is the backend: the caller is the ingress; $namespace decides the dashed split
+    assert (ev.kind, ev.service, ev.upstream, ev.namespace) == ("upstream-unavailable", "nginx", "user-auth", "team-a")
+    assert (ev.via, ev.detail) == ("nginx", "502")        # the last upstream tried answered 502
+    ecs = event_from_record(ECS_INGRESS)
+    assert (ecs.kind, ecs.upstream, ecs.namespace, ecs.duration_ms, ecs.detail) == \
+        ("upstream-timeout", "a-user-auth", "team", 10000.0, "504")   # no $namespace: read at the first dash
+
+
+def test_an_ingress_record_that_succeeded_is_no_event():
+    assert event_from_record({**FLAT_INGRESS, "status": 200, "upstream_status": "200"}) is None
