@@ -69,6 +69,10 @@ def _one_pass(group: list[bytes]) -> bytes:
 
 
 JSON_MARKERS = joined(tuple(mk for s in SIGNALS for mk in s.markers))
+# The same markers as one regex, for one line at a time (text formats): one call a line instead of one a
+# pass, and the regex engine's scan checks each byte against the set of first bytes (410 ns a line of the
+# bench's mixed log, where seven searches took 690).
+LINE_MARKERS = re.compile(b"|".join(b"(?:" + mk.pattern + b")" for mk in JSON_MARKERS))
 # Envoy's JSON access logs say it with flags and codes; searched only in files whose sample has the
 # response_flags key.
 ENVOY_JSON_MARKERS = joined(tuple(mk for s in SIGNALS for mk in s.proxy_markers) + _FAILURE_MARKERS)

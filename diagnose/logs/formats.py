@@ -21,9 +21,9 @@ CUSTOM = "custom"                       # a --log-format mapping (custom_format.
 # one pass over the data, so they are few, and each starts with a literal byte: the regex engine then skips
 # ahead to that byte and runs at 2-3.5 GB/s, where bytes.find on "timeout" manages 1.6 (an alternation of
 # two first bytes, as in [xX] or TIME|XCEEDED, loses the skip and runs at 0.1 GB/s: hence one first byte
-# per pass, and the markers of every signal that share a first byte searched in one pass). The kernel first
-# looks for a pass's first byte with a memchr (bytes.find of one byte, ~25 GB/s) and starts the regex
-# there, so a pass whose first byte a chunk lacks costs next to nothing. The full parse then decides.
+# per pass, and the markers of every signal that share a first byte searched in one pass). The kernel
+# looks for a pass's first byte with a memchr (bytes.find of one byte, ~25 GB/s) and matches the marker
+# there (kernel._mark), so a pass whose first byte is rare costs next to nothing. The full parse decides.
 JSON_MARKERS: tuple[re.Pattern[bytes], ...] = classify.JSON_MARKERS
 # Envoy's JSON access logs say it with a flag ("UT", "UT,URX", "UF") or a code (503); searched only in
 # files whose sample has the response_flags key.
@@ -58,11 +58,8 @@ def is_candidate(fmt: str, line: bytes) -> bool:
 def _marked(line: bytes) -> bool:
     """Whether any signal's markers are in the line. The table guarantees they find every spelling its
     words accept (model/signals.py), and each starts with a literal byte, so this costs a fraction of
-    searching the case-insensitive words (2 us a line against 13)."""
-    for mk in JSON_MARKERS:
-        if mk.search(line):
-            return True
-    return False
+    searching the case-insensitive words (0.4 us a line against 13)."""
+    return classify.LINE_MARKERS.search(line) is not None
 
 
 _TEXT_HEAD = re.compile(text_formats.HEAD)

@@ -4,6 +4,7 @@ is found among many lines and classified as that row's signal, in every format t
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,10 @@ def test_every_usual_spelling_is_found_where_the_markers_first_bytes_are_in_ever
     # search after a few misses; small chunks make it switch many times, mid-chunk.
     filler = json.dumps({"level": "info", "msg": "nUxXCyu queue Unix CPU yes " * 4, "service": "cart"})
     assert _found(tmp_path, filler, 8192) == USUAL
+
+
+def test_every_usual_spelling_is_an_event_in_a_logfmt_line(tmp_path):
+    # Text formats search one line at a time with all markers in one regex (classify.LINE_MARKERS).
+    p = tmp_path / "app.log"
+    p.write_text("".join(f'level=error msg="{text}" service=checkout upstream=payments\n' for _, text in USUAL))
+    assert {i.signal: i.events for i in scan([str(p)]).incidents} == Counter(sid for sid, _ in USUAL)
