@@ -28,6 +28,12 @@ JSON_MARKERS: tuple[re.Pattern[bytes], ...] = classify.JSON_MARKERS
 # Envoy's JSON access logs say it with a flag ("UT", "UT,URX", "UF") or a code (503); searched only in
 # files whose sample has the response_flags key.
 ENVOY_JSON_MARKERS: tuple[re.Pattern[bytes], ...] = classify.ENVOY_JSON_MARKERS
+# A JSON sample with one of these keys is a proxy's access log (Envoy's response_flags, ingress-nginx's
+# $proxy_upstream_name and $upstream_status, nested as http.upstream.{...} in ECS-style layouts): its lines
+# say a signal by flags and status codes, so the proxy markers are searched too.
+PROXY_JSON_KEYS: tuple[bytes, ...] = (b'"response_flags"', b'"proxy_upstream_name"', b'"proxyUpstreamName"',
+                                      b'"upstream_proxy_name"', b'"upstream_status"', b'"upstreamStatus"',
+                                      b'"upstream":{')
 
 Parser = Callable[[str], "Event | None"]
 
@@ -140,14 +146,15 @@ def _fits(fmt: str, line: bytes) -> bool:
 
 def sniff(sample: bytes, max_lines: int = 200) -> tuple[str, bool]:
     """(format, envoy_json) from a file's first bytes: the format most sample lines parse as, if at least
-    half of them do; UNKNOWN otherwise. envoy_json: the JSON sample carries Envoy's response_flags."""
+    half of them do; UNKNOWN otherwise. envoy_json: the JSON sample is a proxy's access log
+    (PROXY_JSON_KEYS: Envoy's response_flags, ingress-nginx's upstream fields)."""
     lines = sample_lines(sample, max_lines)
     if not lines:
         return UNKNOWN, False
     best, best_n = best_fit(lines)
     if best_n * 2 < len(lines):
         return UNKNOWN, False
-    return best, best == JSON and any(b'"response_flags"' in ln for ln in lines)
+    return best, best == JSON and any(key in ln for ln in lines for key in PROXY_JSON_KEYS)
 
 
 def sample_lines(sample: bytes, max_lines: int = 200) -> list[bytes]:

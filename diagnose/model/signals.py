@@ -85,7 +85,8 @@ SIGNALS: tuple[Signal, ...] = (
                  rb"UT(?:(?<=EOUT)|(?<=E[ _\-D]OUT)|(?<=ED[ _\-]OUT))", rb"xceeded", rb"XCEEDED"),
         # UT: upstream request timeout; URX with a 504: the retries were spent on per-try timeouts.
         proxy_flags=frozenset({"UT"}), proxy_flag_codes=frozenset({("URX", "504")}),
-        proxy_markers=(rb'U(?:T|RX)[",]',),
+        # 504: what an ingress-nginx JSON access record says of a timed-out upstream (its status fields).
+        proxy_markers=(rb'U(?:T|RX)[",]', rb"504\b"),
         examples=("upstream response timeout", "Timed out after 10000 ms", "TIMEOUT waiting for upstream",
                   "java.net.SocketTimeoutException: Read timed out", "connect ETIMEDOUT 10.0.0.5:8080",
                   "rpc error: code = DeadlineExceeded desc = context deadline exceeded",
