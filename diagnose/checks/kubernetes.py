@@ -12,7 +12,7 @@ from ..model.finding import Fact, Finding
 from ..model.incident import clock, day_clock
 from ..model.kube import KubeEvidence, Pod
 from ..model.text import first_of
-from .netpath import NETWORK_FACTS, network_facts
+from .netpath import NETWORK_FACTS, network_facts, workload_facts
 from .scaling import SCALING_FACTS, hpa_view, scaling_facts
 from .stale import before
 
@@ -39,9 +39,7 @@ def _restarted(kube: KubeEvidence, start: datetime) -> tuple[list[Pod], dict[str
 
 
 def _base_facts(ev: Evidence, kube: KubeEvidence) -> dict[str, Fact]:
-    facts: dict[str, Fact] = {"namespace": kube.namespace, "deployment": kube.upstream}
-    if kube.deployment is not None:
-        facts["deployment"] = kube.deployment.name
+    facts: dict[str, Fact] = {"namespace": kube.namespace, **workload_facts(kube)}
     # replicas and the HPA's bounds: one rule for every check (checks/scaling.py)
     facts.update(scaling_facts(ev))
     return facts
@@ -63,7 +61,7 @@ def _ratios(kube: KubeEvidence, use: str) -> dict[str, float]:
 
 
 @check("pod-resources", needs=("kubernetes",), causes=("overload",), facts=(
-    "namespace", *SCALING_FACTS, "cpu_limit_ratio", "rollout_revision"), params={
+    "namespace", *SCALING_FACTS, "workload", "cpu_limit_ratio", "rollout_revision"), params={
     "cpu_limit_ratio": 0.9, "mem_limit_ratio": 0.9, "idle_ratio": 0.5, "weight_cpu": 1.5, "weight_mem": 0.75,
     "weight_hpa_max": 1.0, "weight_not_ready": 1.0, "weight_oom": 1.0, "weight_restarts": 0.5,
     "weight_headroom": 1.0})
@@ -151,7 +149,7 @@ def pod_resources(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
 
 
 @check("pod-placement", needs=("kubernetes",), causes=("network",),
-       facts=("namespace", "deployment", "zones", "caller_zone", *NETWORK_FACTS),
+       facts=("namespace", "deployment", "workload", "zones", "caller_zone", *NETWORK_FACTS),
        params={
     "weight_cross_zone": 1.0, "weight_cross_region": 2.0, "weight_same_zone": 0.3})
 def pod_placement(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
@@ -165,8 +163,7 @@ def pod_placement(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         return []
     zones = f"{','.join(call_zones)} -> {','.join(up_zones)}"
     facts: dict[str, Fact] = {"namespace": kube.namespace, "zones": zones, "caller_zone": call_zones[0],
-                              "deployment": kube.deployment.name if kube.deployment else kube.upstream,
-                              **network_facts(kube)}
+                              **workload_facts(kube), **network_facts(kube)}
     up_regions = {x.region for x in kube.pods if x.region}
     call_regions = {x.region for x in kube.caller_pods if x.region}
     if up_regions and call_regions and not up_regions & call_regions:
@@ -184,7 +181,7 @@ def pod_placement(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
 
 
 @check("readiness-probes", needs=("kubernetes",), causes=("mesh-timeout",),
-       facts=("namespace", "deployment", "replicas", "replicas_suggested", "hpa", "hpa_max", "container",
+       facts=("namespace", "deployment", "workload", "replicas", "replicas_suggested", "hpa", "hpa_max", "container",
               "probe_timeout", "probe_period"), params={
     "max_timeout_s": 1.0, "max_removal_s": 6.0, "weight_aggressive": 0.75})
 def readiness_probes(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
@@ -223,7 +220,7 @@ def readiness_probes(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
                                    f"readinessProbe of {kube.upstream}/{c.name} ({pr.handler}): "
                                    f"every {pr.period_s:g}s, timeout {pr.timeout_s:g}s, failureThreshold "
                                    f"{pr.failure_threshold}: {when}{extra}",
-                                   facts={"namespace": kube.namespace, "deployment": kube.upstream,
+                                   facts={"namespace": kube.namespace, **workload_facts(kube),
                                           "container": c.name, "probe_timeout": f"{pr.timeout_s:g}s",
                                           "probe_period": f"{pr.period_s:g}s"}))
     return out

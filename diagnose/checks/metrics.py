@@ -55,7 +55,15 @@ def _mem_quantity(n: float) -> str:
 
 def facts(m: MetricsEvidence, ev: Evidence) -> dict[str, Fact]:
     """What fix templates need, as far as the metrics show it."""
-    out: dict[str, Fact] = {"deployment": m.deployment or ev.incident.upstream}
+    # The Deployment the cluster shows (its pods' owner), else the one kube-state-metrics reported; never
+    # the upstream's name from the logs: a StatefulSet's pods have none.
+    kube = ev.kubernetes
+    deployment = kube.deployment_name if kube is not None and kube.owner_known else m.deployment
+    workload = kube.workload_ref if kube is not None and kube.owner_known else \
+        (f"deployment/{deployment}" if deployment else None)
+    out: dict[str, Fact] = {"deployment": deployment} if deployment else {}
+    if workload:
+        out["workload"] = workload
     ns = m.namespace or ev.incident.namespace
     if ns:
         out["namespace"] = ns
@@ -94,7 +102,7 @@ def _fresh(out: list[Finding]) -> list[Finding]:
 
 
 # The facts every metrics check's findings carry (see `facts` above), declared for runbook validation.
-METRIC_FACTS = ("namespace", *SCALING_FACTS, "cpu_limit", "cpu_limit_suggested", "memory_limit",
+METRIC_FACTS = ("namespace", *SCALING_FACTS, "workload", "cpu_limit", "cpu_limit_suggested", "memory_limit",
                 "memory_limit_suggested", "heap_max", "gc_name")
 
 

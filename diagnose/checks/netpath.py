@@ -19,8 +19,32 @@ NAME_LABELS = ("app", "app.kubernetes.io/name", "k8s-app")
 # Sidecars injected by a mesh: not the caller's own process.
 _SIDECARS = ("istio-proxy", "linkerd-proxy", "istio-init", "linkerd-init")
 
-NETWORK_FACTS = ("caller_pod", "caller_container", "caller_node", "upstream_port", "caller_label_key",
-                 "caller_label_value", "affinity_note")
+NETWORK_FACTS = ("caller_pod", "caller_container", "caller_namespace", "caller_node", "upstream_port",
+                 "caller_label_key", "caller_label_value", "affinity_note")
+
+
+def workload_facts(kube: KubeEvidence) -> dict[str, Fact]:
+    """The upstream's Deployment (`deployment`) and workload (`workload`, as kubectl names it) when the cluster
+    showed them; absent otherwise, so a command naming them is left out rather than aimed at a guess."""
+    out: dict[str, Fact] = {}
+    if (name := kube.deployment_name) is not None:
+        out["deployment"] = name
+    if (ref := kube.workload_ref) is not None:
+        out["workload"] = ref
+    return out
+
+
+def caller_facts(kube: KubeEvidence | None) -> dict[str, Fact]:
+    """Where a command can run as the caller: one of its running pods, its container and its namespace."""
+    pod = _caller_pod(kube) if kube is not None else None
+    if kube is None or pod is None:
+        return {}
+    out: dict[str, Fact] = {"caller_pod": pod.name, "caller_namespace": pod.namespace or kube.caller_namespace or
+                            kube.namespace}
+    app = next((c.name for c in pod.containers if c.name not in _SIDECARS), "")
+    if app:
+        out["caller_container"] = app
+    return out
 
 
 def _caller_pod(kube: KubeEvidence) -> Pod | None:
@@ -31,13 +55,9 @@ def _caller_pod(kube: KubeEvidence) -> Pod | None:
 def network_facts(kube: KubeEvidence | None) -> dict[str, Fact]:
     if kube is None:
         return {}
-    out: dict[str, Fact] = {}
+    out: dict[str, Fact] = caller_facts(kube)
     pod = _caller_pod(kube)
     if pod is not None:
-        out["caller_pod"] = pod.name
-        app = next((c.name for c in pod.containers if c.name not in _SIDECARS), "")
-        if app:
-            out["caller_container"] = app
         if pod.node:
             out["caller_node"] = pod.node
         key = next((k for k in NAME_LABELS if pod.labels.get(k)), None)

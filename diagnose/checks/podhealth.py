@@ -26,6 +26,7 @@ from ..model.finding import Fact, Finding
 from ..model.incident import Window, clock
 from ..model.kube import Event, KubeEvidence, Node, Pod
 from ..model.text import first_of, single_line
+from .netpath import workload_facts
 from .stale import before
 
 SOURCE = "kubernetes"
@@ -146,7 +147,7 @@ def _node_trouble(node: Node) -> list[str]:
 
 
 @check("pod-health", needs=("kubernetes",), causes=("overload", "node-pressure", "upstream-down"), facts=(
-    "namespace", "deployment", "pod", "pod_state", "node", "node_condition", "evicted_pod"), params={
+    "namespace", "deployment", "workload", "pod", "pod_state", "node", "node_condition", "evicted_pod"), params={
     "crash_restarts": 3,
     "weight_crashloop": 1.5, "weight_crash_oom": 0.5, "weight_cannot_start": 1.5, "weight_no_ready": 2.0,
     "weight_all_ready": 1.0, "weight_probe_timeout": 0.75, "weight_probe_failed": 0.75,
@@ -157,8 +158,7 @@ def pod_health(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     kube = ev.kubernetes
     if kube is None or not kube.pods:
         return []
-    base: dict[str, Fact] = {"namespace": kube.namespace,
-                             "deployment": kube.deployment.name if kube.deployment else kube.upstream}
+    base: dict[str, Fact] = {"namespace": kube.namespace, **workload_facts(kube)}
     pods = list(kube.pods)
     unplaced = _unplaced(kube)
     return [*_down(kube, pods, unplaced, base, p), *_probes(kube, pods, base, p),

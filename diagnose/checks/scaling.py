@@ -57,8 +57,8 @@ def hpa_view(ev: Evidence) -> HpaView | None:
             conflict = (f"kube-state-metrics says {seen}, the API object {h.current}/{h.max_replicas}: "
                         f"the API object is used")
         return HpaView(h.name, h.current, h.max_replicas, h.min_replicas, "the API object", conflict)
-    if kube is not None and kube.saw("hpas"):
-        return None                  # the API lists the HPAs and none targets the Deployment
+    if kube is not None and kube.saw("hpas") and kube.owner_known:
+        return None                  # the API lists the HPAs and none targets the workload
     if ksm is not None and ksm[2] is not None:
         return HpaView(ksm[0], ksm[2], ksm[1], None, "kube-state-metrics")
     return None
@@ -101,10 +101,13 @@ def scaling_facts(ev: Evidence) -> dict[str, Fact]:
     out["replicas"] = replicas
     if hpa is None:
         kube = ev.kubernetes
-        if kube is not None and kube.saw("hpas"):
+        if kube is not None and kube.saw("hpas") and kube.owner_known:
             out["scale_note"] = "no HPA targets it"
         else:
-            why = (kube.missing.get("hpas") if kube else None) or "the HPAs were not read"
+            # HPAs read, but no workload known to match their scaleTargetRef against: not "none targets it"
+            why = (kube.missing.get("hpas") if kube else None) or \
+                ("the owner of the upstream's pods is unknown" if kube is not None and kube.saw("hpas") else
+                 "the HPAs were not read")
             out["scale_note"] = f"{why}: if an HPA targets it, patch the HPA instead, or it undoes this"
         out["replicas_suggested"] = needed
         return out

@@ -53,11 +53,11 @@ def restart_facts(ev: Evidence, stuck: list[str]) -> dict[str, Fact]:
     """How to restart the stuck pods once their dumps are taken: the Deployment's rollout when every pod
     of it is stuck (or more than three are), else a `kubectl delete pod` for each."""
     kube = ev.kubernetes
-    deployment = kube.deployment.name if kube is not None and kube.deployment is not None else ev.incident.upstream
+    deployment = kube.deployment_name if kube is not None else None
     everyone = {p.name for p in kube.pods} if kube is not None and kube.pods else set(ev.threads.pods if ev.threads
                                                                                        else ())
     out: dict[str, Fact] = {"stuck_pods": ", ".join(stuck)}
-    if set(stuck) >= everyone or len(stuck) > 3:
+    if deployment and (set(stuck) >= everyone or len(stuck) > 3):
         out["stuck_deployment"] = deployment
     else:
         out.update((f"stuck_pod_{i}", pod) for i, pod in enumerate(stuck, 1))

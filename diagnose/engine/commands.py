@@ -27,6 +27,7 @@ PLACEHOLDER_KINDS: Mapping[str, str] = {
     "caller": "dns_label",
     "service": "dns_label",
     "deployment": "dns_subdomain",
+    "workload": "workload_ref",            # checks/netpath.py workload_facts: statefulset/db, deployment/api
     "hpa": "dns_subdomain",
     "pod": "dns_subdomain",
     "virtualservice": "dns_subdomain",
@@ -47,6 +48,7 @@ PLACEHOLDER_KINDS: Mapping[str, str] = {
     "stuck_pod_3": "dns_subdomain",
     "caller_pod": "dns_subdomain",         # checks/netpath.py: where a request to the upstream is timed from
     "caller_container": "dns_label",
+    "caller_namespace": "dns_label",       # the caller's pod's namespace (the caller may live in another)
     "caller_node": "dns_subdomain",
     "node": "dns_subdomain",               # checks/podhealth.py: a node under the upstream's pods in trouble
     "evicted_pod": "dns_subdomain",        # checks/podhealth.py: a pod of the upstream the kubelet evicted
@@ -105,6 +107,9 @@ KINDS: Mapping[str, Kind] = {
     "dns_subdomain": Kind(is_dns_subdomain, "a valid Kubernetes object name"),
     "label_value": Kind(lambda v: v != "" and is_label_value(v), "a valid Kubernetes label value"),
     "label_key": Kind(is_label_key, "a valid Kubernetes label key"),
+    # kind/name as kubectl takes it, for the controllers `kubectl set resources` and `patch` accept alike.
+    "workload_ref": Kind(lambda v: v.partition("/")[0] in ("deployment", "statefulset", "daemonset") and
+                         is_dns_subdomain(v.partition("/")[2]), "a workload (deployment/name, statefulset/name)"),
     # `kubectl -l k=v,k2=v2`: equality terms only, each key and value valid (so no space, quote or '$').
     "selector": Kind(lambda v: v != "" and all(
         "=" in term and is_label_key(term.split("=", 1)[0]) and is_label_value(term.split("=", 1)[1])

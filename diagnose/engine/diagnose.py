@@ -11,10 +11,12 @@ from typing import Callable, Mapping, Sequence
 
 from ..bundle.store import Bundle
 from ..checks.metrics import notes_for as prometheus_notes
+from ..checks.netpath import caller_facts
 from ..errors import DiagnoseError
 from ..model.evidence import Evidence, SourceStatus
 from ..model.finding import CheckResult, Fact
 from ..model.incident import Incident
+from ..model.kube import selector_text
 from ..model.report import Report
 from ..model.target import RawFiles, Target
 from .gather import Gathered
@@ -155,13 +157,20 @@ def base_facts(evidence: Evidence, target: Target) -> dict[str, Fact]:
     namespace = target.namespace or inc.namespace or getattr(evidence.kubernetes, "namespace", None)
     if namespace:
         facts["namespace"] = namespace
-    dep = getattr(evidence.kubernetes, "deployment", None)
-    if dep is not None and dep.selector:
-        # The label keys are the cluster's own (app, app.kubernetes.io/name, k8s-app...), never assumed.
-        facts["pod_selector"] = ",".join(f"{k}={v}" for k, v in sorted(dep.selector.items()))
+    kube = evidence.kubernetes
+    if kube is not None:
+        # The label keys are the cluster's own (app, app.kubernetes.io/name, k8s-app...), never assumed: the
+        # Service's selector (the pods it routes to), else the Deployment's.
+        selector = selector_text(kube.service.selector if kube.service is not None else None) or \
+            selector_text(kube.deployment.selector if kube.deployment is not None else None)
+        if selector:
+            facts["pod_selector"] = selector
         # Named apart from `deployment`, which checks set when they found something to change in it: a
         # base fact fills every template, and "raise the limits of deployment/x" must answer a finding.
-        facts["upstream_deployment"] = dep.name
+        if kube.deployment_name:
+            facts["upstream_deployment"] = kube.deployment_name
+        # Where a command runs as the caller (its pod, found through its own pods, never `deploy/<caller>`).
+        facts.update(caller_facts(kube))
     if inc.timeout_ms:
         facts["caller_timeout_ms"] = int(inc.timeout_ms)
         facts["caller_timeout"] = f"{inc.timeout_ms / 1000:g}s"

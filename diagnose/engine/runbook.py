@@ -22,9 +22,9 @@ from .registry import checks as registered_checks
 
 # Facts the engine gives every fix template, from the incident (engine.diagnose.base_facts).
 # Facts every fix may use (engine.diagnose.base_facts): the incident's, and the upstream's Deployment and
-# pod selector when the Kubernetes source found them.
+# pod selector, and a pod of the caller's to run a command in, when the Kubernetes source found them.
 BASE_FACTS = ("service", "caller", "upstream", "namespace", "caller_timeout_ms", "caller_timeout",
-              "upstream_deployment", "pod_selector")
+              "upstream_deployment", "pod_selector", "caller_pod", "caller_container", "caller_namespace")
 
 # The catalogue every report ranks (contract section 1). The check is data: a runbook names the causes it
 # must rank under `requires_causes:` (every shipped runbook names these six, a test holds them so; a runbook

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
+from .names import is_label_key, is_label_value
+
 
 @dataclass(frozen=True)
 class Probe:
@@ -220,6 +222,11 @@ class KubeEvidence:
     pods: tuple[Pod, ...] = ()             # the upstream's pods
     caller_pods: tuple[Pod, ...] = ()
     deployment: Deployment | None = None   # the upstream's
+    # The controller of the upstream's pods as their ownerReferences name it ("Deployment/auth-server-v2",
+    # "StatefulSet/sessions-store"), walked up through a ReplicaSet; else the Deployment chosen by name or
+    # labels (a note says so); "" when unknown.
+    workload: str = ""
+    caller_namespace: str = ""
     hpa: HPA | None = None
     events: tuple[Event, ...] = ()         # in the window, about the upstream's objects
     nodes: Mapping[str, Node] = field(default_factory=dict)
@@ -240,6 +247,41 @@ class KubeEvidence:
 
     def saw(self, kind: str) -> bool:
         return kind in self.seen
+
+    @property
+    def deployment_name(self) -> str | None:
+        """The upstream's Deployment, read or named by its pods' owners; None when none was seen (a
+        StatefulSet's pods, or no pods and no Deployment): never the upstream's name from the logs."""
+        if self.deployment is not None:
+            return self.deployment.name
+        kind, _, name = self.workload.partition("/")
+        return name if kind == "Deployment" and name else None
+
+    @property
+    def owner_known(self) -> bool:
+        """Whether the workload of the upstream's pods is known (so "no HPA targets it" can be said)."""
+        return bool(self.workload) or self.deployment is not None
+
+    @property
+    def workload_ref(self) -> str | None:
+        """The workload as kubectl names it (`statefulset/sessions-store`), for commands that take any kind."""
+        kind, _, name = self.workload.partition("/")
+        if not self.workload and self.deployment is not None:
+            kind, name = "Deployment", self.deployment.name
+        return f"{kind.lower()}/{name}" if kind in WORKLOAD_KINDS and name else None
+
+
+# Controllers of pods that `kubectl set resources` and `kubectl patch` take by kind/name.
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def selector_text(labels: Mapping[str, Any] | None) -> str | None:
+    """`k=v,...` (sorted) for an equality selector, as labelSelector and `kubectl -l` read it; None when empty
+    or when a key or value is not label syntax: a `,` or `!=` in it would add terms of its own."""
+    if not labels or not all(isinstance(k, str) and isinstance(v, str) and v and is_label_key(k) and
+                             is_label_value(v) for k, v in labels.items()):
+        return None
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
 _JVM_IMAGE = re.compile(r"java|jdk|jre|temurin|corretto|zulu|graalvm|jvm|spring|tomcat|jetty|wildfly|keycloak", re.I)

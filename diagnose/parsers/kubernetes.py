@@ -360,16 +360,64 @@ def _namespace(files: RawFiles, target: Target) -> str:
     return str(info.get("namespace") or target.namespace or target.incident.namespace or "default")
 
 
-def _workload_pods(pods: list[Mapping[str, Any]], name: str, dep: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
-    """The pods of one workload: its Deployment's selector, else the naming labels, else the owner chain."""
-    selector = ((dep or {}).get("spec") or {}).get("selector", {}).get("matchLabels") or {}
-    out = [p for p in pods if _selects(selector, (p.get("metadata") or {}).get("labels") or {})]
+def _workload_pods(pods: list[Mapping[str, Any]], name: str,
+                   selector: Mapping[str, str] | None) -> list[Mapping[str, Any]]:
+    """The pods of one workload: those `selector` selects (its Service's, else its Deployment's), else the
+    naming labels, else the owner chain."""
+    out = [p for p in pods if _selects(selector or {}, (p.get("metadata") or {}).get("labels") or {})]
     if not out:
         out = [p for p in pods if _names(p, name)]
     if not out:
         out = [p for p in pods if any(str(o.get("name", "")).startswith(name + "-")
                                       for o in (p.get("metadata") or {}).get("ownerReferences") or ())]
     return out
+
+
+def _controller(doc: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(kind, name) of the object's controller, as its ownerReferences name it."""
+    refs = [o for o in (doc.get("metadata") or {}).get("ownerReferences") or () if isinstance(o, dict)]
+    ref = next((o for o in refs if o.get("controller")), None) or next(iter(refs), None)
+    return (str(ref.get("kind", "")), str(ref.get("name", ""))) if ref and ref.get("name") else None
+
+
+def owning_workload(pods: list[Mapping[str, Any]], rss: list[Mapping[str, Any]]) -> str:
+    """`Kind/name` of the workload that owns most of the pods: a ReplicaSet's own controller (the Deployment
+    that made it), or the pods' controller itself (StatefulSet, DaemonSet); "" when the chain breaks (a
+    ReplicaSet not in replicasets.json, or pods without owners)."""
+    by_name = {str((r.get("metadata") or {}).get("name", "")): r for r in rss}
+    counts: dict[str, int] = {}
+    for p in pods:
+        owner = _controller(p)
+        if owner is not None and owner[0] == "ReplicaSet":
+            rs = by_name.get(owner[1])
+            owner = _controller(rs) if rs is not None else None
+        if owner is not None and owner[0] != "ReplicaSet":
+            key = f"{owner[0]}/{owner[1]}"
+            counts[key] = counts.get(key, 0) + 1
+    return max(sorted(counts), key=lambda k: counts[k]) if counts else ""
+
+
+def _named(docs: list[Mapping[str, Any]], name: str) -> Mapping[str, Any] | None:
+    return next((d for d in docs if (d.get("metadata") or {}).get("name") == name), None)
+
+
+def _upstream_deployment(deps: list[Mapping[str, Any]], workload: str, up: str,
+                         notes: list[str]) -> tuple[Mapping[str, Any] | None, str]:
+    """The Deployment document of the upstream and its workload: the one that owns its pods; when no owner
+    is known, one named like the upstream, else one labelled like it (each a guess from the name, noted)."""
+    kind, _, name = workload.partition("/")
+    if workload:
+        return (_named(deps, name) if kind == "Deployment" else None), workload
+    dep = _named(deps, up)
+    how = "named"
+    if dep is None:
+        dep, how = next((d for d in deps if _names(d, up)), None), "labelled"
+    if dep is None:
+        return None, ""
+    dep_name = str((dep.get("metadata") or {}).get("name", ""))
+    notes.append(f"deployment {dep_name}: {how} like {up}, a guess from the name: no ReplicaSet read names "
+                 "the owner of its pods")
+    return dep, f"Deployment/{dep_name}"
 
 
 def load(files: RawFiles, target: Target) -> KubeEvidence:
@@ -395,29 +443,39 @@ def _load(files: RawFiles, target: Target) -> KubeEvidence:
 
     nodes = {n.name: n for n in _each(_items(files, "nodes", missing, seen), "node", parse_node, notes)}
     deps = _items(files, "deployments", missing, seen)
-    dep_doc = next((d for d in deps if (d.get("metadata") or {}).get("name") == up), None) or \
-        next((d for d in deps if _names(d, up)), None)
-    caller_dep = next((d for d in deps if (d.get("metadata") or {}).get("name") == caller), None)
     rss = _items(files, "replicasets", missing, seen)
-    pods = _each(_workload_pods(_items(files, "pods", missing, seen), up, dep_doc), "pod",
-                 lambda p: parse_pod(p, nodes, now), notes)
-    caller_pods = _each(_workload_pods(_items(files, "caller-pods", missing, seen), caller, caller_dep), "pod",
+    # The caller calls a Service: the pods its selector picks are the upstream's, whatever their owners are
+    # called (bundles of every version hold services.json).
+    service = _service(_items(files, "services", missing, seen), _items(files, "endpoints", missing, seen), up)
+    raw_pods = _items(files, "pods", missing, seen)
+    by_name = _named(deps, up)
+    selector = service.selector if service is not None and service.selector else \
+        ((by_name or {}).get("spec") or {}).get("selector", {}).get("matchLabels")
+    up_pods = _workload_pods(raw_pods, up, selector)
+    dep_doc, workload = _upstream_deployment(deps, owning_workload(up_pods, rss), up, notes)
+    pods = _each(up_pods, "pod", lambda p: parse_pod(p, nodes, now), notes)
+    caller_deps = deps + _more_items(files, "deployments", notes)
+    caller_dep = next((d for d in caller_deps if (d.get("metadata") or {}).get("name") == caller and
+                       str((d.get("metadata") or {}).get("namespace") or caller_ns) == caller_ns), None)
+    caller_sel = ((caller_dep or {}).get("spec") or {}).get("selector", {}).get("matchLabels")
+    caller_pods = _each(_workload_pods(_items(files, "caller-pods", missing, seen), caller, caller_sel), "pod",
                         lambda p: parse_pod(p, nodes, now), notes)
     deployment = next(iter(_each([dep_doc], "deployment", lambda d: parse_deployment(d, rss), notes)), None) \
         if dep_doc else None
 
-    dep_name = deployment.name if deployment else up
+    own_name = workload.partition("/")[2]
     hpas = _each(_items(files, "hpas", missing, seen), "horizontalpodautoscaler", parse_hpa, notes)
-    hpa = next((h for h in hpas if h.target == f"Deployment/{dep_name}"), None)
+    # An HPA scales the workload its scaleTargetRef names: a Deployment or a StatefulSet alike.
+    hpa = next((h for h in hpas if workload and h.target == workload), None)
 
-    ours = {p.name for p in pods} | {dep_name, hpa.name if hpa else ""} | \
+    ours = {p.name for p in pods} | {own_name, hpa.name if hpa else ""} | \
         {r.name for r in (deployment.replicasets if deployment else ())}
+    ours.discard("")
     events = [e for e in _each(_items(files, "events", missing, seen), "event", parse_event, notes)
               if e.object.split("/", 1)[-1] in ours and
               (e.last is None or target.window.start <= e.last <= target.window.end)]
     usage = {u.pod: u for u in _each(_items(files, "podmetrics", missing, seen), "podmetrics", parse_usage, notes)
              if u.pod in {p.name for p in pods}}
-    service = _service(_items(files, "services", missing, seen), _items(files, "endpoints", missing, seen), up)
 
     def mesh_items(kind: str) -> list[Mapping[str, Any]]:
         return _items(files, kind, missing, seen) + _more_items(files, kind, notes)
@@ -432,6 +490,7 @@ def _load(files: RawFiles, target: Target) -> KubeEvidence:
         if kind in missing and missing[kind] == "not collected":
             missing[kind] = str(why)
     return KubeEvidence(namespace=ns, upstream=up, caller=caller, pods=tuple(pods), caller_pods=tuple(caller_pods),
-                        deployment=deployment, hpa=hpa, events=tuple(sorted(events, key=lambda e: e.last or now)),
+                        deployment=deployment, workload=workload, caller_namespace=caller_ns, hpa=hpa,
+                        events=tuple(sorted(events, key=lambda e: e.last or now)),
                         nodes=nodes, usage=usage, service=service, routes=tuple(routes), policies=tuple(policies),
                         invalid=tuple(invalid), notes=tuple(dict.fromkeys(notes)), missing=missing, seen=tuple(seen))

@@ -310,7 +310,7 @@ def load(files: RawFiles, target: Target) -> MetricsEvidence:
         deployment = rep.worst.get("deployment")
     ns = target.namespace or target.incident.namespace
     return MetricsEvidence(signals=signals, missing=missing, notes=tuple(notes), namespace=ns,
-                           deployment=deployment or target.upstream,
+                           deployment=deployment,
                            no_data=None if signals else _no_data(query, families, missing))
 
 

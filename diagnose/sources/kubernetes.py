@@ -18,7 +18,8 @@ from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
 from ..errors import SourceError
-from ..model.names import is_dns_label, is_dns_subdomain, is_label_key, is_label_value
+from ..model.kube import selector_text
+from ..model.names import is_dns_label, is_dns_subdomain, is_label_value
 from .base import Option, RawFiles, SourceOptions, Target
 from .bounded import AnswerTooLarge, DeadlineSpent, Watchdog, guard_pool_manager, read_capped
 from .http_words import http_status
@@ -83,15 +84,17 @@ def skip_reason(opts: SourceOptions) -> str | None:
 # ---- the call plan ----------------------------------------------------------------------------------------
 
 def selector_of(deployments: Mapping[str, Any] | None, name: str) -> str | None:
-    """`k=v,...` from the matchLabels of the Deployment called `name` (the owner chain, walked from the top).
-
-    None when a key or value is not label syntax: a `,` or `!=` in it would add terms of its own."""
+    """`k=v,...` from the matchLabels of the Deployment called `name` (see `selector_text`)."""
     for d in (deployments or {}).get("items") or ():
         if (d.get("metadata") or {}).get("name") == name:
-            labels = ((d.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-            if labels and all(is_label_key(k) and is_label_value(v) and v for k, v in labels.items()):
-                return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+            return selector_text(((d.get("spec") or {}).get("selector") or {}).get("matchLabels"))
     return None
+
+
+def _service_selector(services: Mapping[str, Any] | None) -> str | None:
+    """`k=v,...` from the spec.selector of the one Service the fieldSelector answered: the pods it routes to."""
+    items = [i for i in (services or {}).get("items") or () if isinstance(i, dict)]
+    return selector_text((items[0].get("spec") or {}).get("selector")) if len(items) == 1 else None
 
 
 def _shown(value: str) -> str:
@@ -197,18 +200,31 @@ def _fetch_across(plan: _Plan, kind: str, group_version: str, namespace: str, ot
     notes.append(f"{kind}: the cluster-wide list was {why}; read in namespaces " + ", ".join((namespace, *others)))
 
 
-def _fetch_pods(plan: _Plan, kind: str, namespace: str, name: str, deployments: Mapping[str, Any] | None) -> None:
-    """The pods of the workload `name` as `<kind>.json`: by its Deployment's selector, else by naming labels."""
+# Labels that name a workload by convention: a last resort, when no Service or Deployment of that name selects
+# its pods (parsers.kubernetes NAME_LABELS reads the same).
+NAMING_LABELS = ("app", "app.kubernetes.io/name", "k8s-app")
+
+
+def _fetch_pods(plan: _Plan, kind: str, namespace: str, name: str, services: Mapping[str, Any] | None,
+                deployments: Mapping[str, Any] | None, notes: list[str]) -> str | None:
+    """The pods of `name` as `<kind>.json`, and the selector that found them: the Service's own selector (the
+    pods it routes to), else the matchLabels of a Deployment of that name, else a naming label (a guess,
+    said in a note)."""
     pods = ApiPath("/api/v1/namespaces/{namespace}/pods", namespace=namespace)
-    sel = selector_of(deployments, name)
+    sel = _service_selector(services) or selector_of(deployments, name)
     if sel:
         plan.fetch(kind, pods, {"labelSelector": sel})
-        return
-    # No Deployment to walk down from: the common naming labels, one call each at most.
-    for label in ("app", "app.kubernetes.io/name"):
-        doc = plan.fetch(kind, pods, {"labelSelector": f"{label}={name}"})
-        if doc is None or doc.get("items"):
+        return sel
+    for label in NAMING_LABELS:
+        sel = f"{label}={name}"
+        doc = plan.fetch(kind, pods, {"labelSelector": sel})
+        if doc is None:
             break
+        if doc.get("items"):
+            notes.append(f"{kind}: no Service or Deployment named {name} selects pods; found by the label {sel}, "
+                         "a guess from the name")
+            return sel
+    return None
 
 
 def upstream_pods(get: Getter, namespace: str, upstream: str, deadline: float,
@@ -222,9 +238,11 @@ def upstream_pods(get: Getter, namespace: str, upstream: str, deadline: float,
     if problem:
         raise SourceError(problem)
     plan = _Plan(get, deadline, clock)
-    deployments = plan.fetch("deployments", ApiPath("/apis/apps/v1/namespaces/{namespace}/deployments",
-                                                    namespace=namespace))
-    _fetch_pods(plan, "pods", namespace, upstream, deployments)
+    services = plan.fetch("services", ApiPath("/api/v1/namespaces/{namespace}/services", namespace=namespace),
+                          {"fieldSelector": f"metadata.name={upstream}"})
+    deployments = None if _service_selector(services) else plan.fetch(
+        "deployments", ApiPath("/apis/apps/v1/namespaces/{namespace}/deployments", namespace=namespace))
+    _fetch_pods(plan, "pods", namespace, upstream, services, deployments, [])
     if plan.answered == 0:
         raise SourceError(f"no answer from the API server ({next(iter(plan.errors.values()), '?')})")
     return plan.files.get("pods.json")
@@ -254,25 +272,35 @@ def gather(get: Getter, namespace: str, upstream: str, caller: str, deadline: fl
             plan.errors[kind] = why
         return why is not None
 
+    notes: list[str] = []
+    caller_ns = caller_namespace if caller_namespace and is_dns_label(caller_namespace) else namespace
+    # The caller calls a Service: its selector names the upstream's pods, whatever the Deployment is called.
+    by_name = {"fieldSelector": f"metadata.name={upstream}"}
+    services = None if skip("services", problems["upstream"]) else \
+        plan.fetch("services", ApiPath(core + "services", namespace=namespace), by_name)
+    if not skip("endpoints", problems["upstream"]):
+        plan.fetch("endpoints", ApiPath(core + "endpoints", namespace=namespace), by_name)
     deployments = plan.fetch("deployments", ApiPath(apps + "deployments", namespace=namespace))
-    for kind, role, name in (("pods", "upstream", upstream), ("caller-pods", "caller", caller)):
-        if not skip(kind, problems[role]):
-            _fetch_pods(plan, kind, namespace, name, deployments)
-    up_sel = selector_of(deployments, upstream) or f"app={upstream}"
+    up_sel = None
+    if not skip("pods", problems["upstream"]):
+        up_sel = _fetch_pods(plan, "pods", namespace, upstream, services, deployments, notes)
+    if not skip("caller-pods", problems["caller"]):
+        caller_deps = deployments if caller_ns == namespace else plan.fetch(
+            f"namespaces/{caller_ns}/deployments", ApiPath(apps + "deployments", namespace=caller_ns))
+        _fetch_pods(plan, "caller-pods", caller_ns, caller, None, caller_deps, notes)
+    # The pods' ReplicaSets carry the pod template's labels, so the pods' selector finds them; they name
+    # the Deployment that owns the pods (ownerReferences). Without a selector, every ReplicaSet of the namespace.
     if not skip("replicasets", problems["upstream"]):
-        plan.fetch("replicasets", ApiPath(apps + "replicasets", namespace=namespace), {"labelSelector": up_sel})
+        plan.fetch("replicasets", ApiPath(apps + "replicasets", namespace=namespace),
+                   {"labelSelector": up_sel} if up_sel else {})
     plan.fetch("hpas", ApiPath("/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers",
                                namespace=namespace))
     plan.fetch("events", ApiPath(core + "events", namespace=namespace))
     plan.fetch("nodes", ApiPath("/api/v1/nodes"))
-    for kind in ("services", "endpoints"):
-        if not skip(kind, problems["upstream"]):
-            plan.fetch(kind, ApiPath(core + kind, namespace=namespace), {"fieldSelector": f"metadata.name={upstream}"})
-    if not skip("podmetrics", problems["upstream"]):
+    no_pods = None if up_sel else "not collected: no pods of the upstream were found to select by"
+    if not skip("podmetrics", problems["upstream"] or no_pods) and up_sel:
         plan.fetch("podmetrics", ApiPath("/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods",
                                          namespace=namespace), {"labelSelector": up_sel})
-    notes: list[str] = []
-    caller_ns = caller_namespace if caller_namespace and is_dns_label(caller_namespace) else namespace
     others = tuple(n for n in dict.fromkeys((caller_ns, MESH_ROOT)) if n != namespace)
     istio = _group_version(plan, "networking.istio.io", ISTIO_VERSIONS, ("virtualservices", "destinationrules"))
     if istio:

@@ -46,7 +46,8 @@ FACTS: dict[str, str | int | float] = {
     "hpa_min_suggested": 5, "hpa_current": 3, "container": "user-auth-service", "heap_limit": "2Gi",
     "heap_limit_suggested": "3Gi", "java_env_var": "JAVA_TOOL_OPTIONS",
     "java_env": "JAVA_TOOL_OPTIONS=-XX:+UseG1GC -Xmx2304m -XX:MaxGCPauseMillis=200",
-    "caller_pod": "frontend-api-5c8d7f9b4-abcde", "caller_container": "frontend-api",
+    "caller_pod": "frontend-api-5c8d7f9b4-abcde", "caller_container": "frontend-api", "caller_namespace": "web",
+    "workload": "deployment/user-auth-service",
     "caller_node": "ip-10-0-1-17.ec2.internal", "upstream_port": 8080, "caller_label_key": "app",
     "caller_label_value": "frontend-api", "stuck_pods": "user-auth-service-7d9f8b6c5-4xk2p",
     "stuck_deployment": "user-auth-service", "stuck_pod_1": "user-auth-service-7d9f8b6c5-4xk2p",
@@ -81,15 +82,11 @@ def test_valid_names_give_the_commands_the_fixtures_show():
     assert not [f for f in all_fixes(FACTS) if "left out" in f.why]
 
 
-@pytest.mark.parametrize("name", ["namespace", "deployment", "upstream", "caller", "hpa", "pod", "virtualservice",
-                                  "db", "blocker_user"])
+@pytest.mark.parametrize("name", ["namespace", "deployment", "upstream", "caller_namespace", "caller_pod",
+                                  "workload", "hpa", "pod", "virtualservice", "db", "blocker_user"])
 @pytest.mark.parametrize("value", HOSTILE, ids=lambda v: repr(v[:20]))
 def test_a_hostile_name_prints_no_command_and_the_fix_says_why(name: str, value: str):
     facts = {**FACTS, name: value}
-    if name == "caller":
-        # with the caller's pods found the network commands name them; without, the fallback names the caller
-        facts.pop("caller_pod")
-        facts.pop("caller_label_key")
     assert templates_using(name), name
     for t in templates_using(name):
         assert isinstance(fill_command(t, facts), Refused), t
