@@ -19,7 +19,8 @@ Key = tuple[str, str, str]        # (kind, namespace, name); namespace "" for cl
 Objects = dict[Key, dict[str, Any]]
 
 # kubectl's resource names -> the API kind
-KINDS = {"deployment": "Deployment", "deploy": "Deployment", "hpa": "HorizontalPodAutoscaler",
+KINDS = {"deployment": "Deployment", "deploy": "Deployment", "statefulset": "StatefulSet",
+         "daemonset": "DaemonSet", "hpa": "HorizontalPodAutoscaler",
          "virtualservice": "VirtualService", "serviceprofile": "ServiceProfile", "ingress": "Ingress",
          "pod": "Pod", "node": "Node", "destinationrule": "DestinationRule"}
 
@@ -150,7 +151,9 @@ def _ref(word: str) -> tuple[str, str]:
 
 
 def _containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = doc["spec"]["template"]["spec"] if doc.get("kind") == "Deployment" else doc["spec"]
+    # the workloads' pod template, or a pod's own spec
+    spec = doc["spec"]["template"]["spec"] if doc.get("kind") in ("Deployment", "StatefulSet", "DaemonSet") \
+        else doc["spec"]
     return spec["containers"]
 
 

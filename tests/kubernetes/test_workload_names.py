@@ -30,6 +30,8 @@ from diagnose.model.target import Target
 from diagnose.parsers.kubernetes import load
 from diagnose.sources.kubernetes import gather
 from fixtures.build.kubernetes import answer
+from tests.engine.kubectl_apply import Objects, apply
+from tests.engine.test_fix_commands_apply import check_fixes
 from tests.kubernetes.kube_helpers import INCIDENT, WINDOW
 from tests.servers.kube_api import KubeAPI
 
@@ -148,7 +150,13 @@ def cluster(statefulset: bool = False) -> dict[str, Doc]:
                                                   _node("node-b0", "europe-west4-b"),
                                                   _node("node-b1", "europe-west4-b")]),
     }
-    if not statefulset:
+    if statefulset:
+        docs[f"/apis/apps/v1/namespaces/{NS}/statefulsets"] = _list("StatefulSetList", "apps/v1", [{
+            "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta("auth-store", NS, {"k8s-app": "auth"}),
+            "spec": {"replicas": 2, "serviceName": "auth", "selector": {"matchLabels": {"k8s-app": "auth"}},
+                     "template": {"metadata": {"labels": {"k8s-app": "auth"}}, "spec": {"containers": [ctr]}}},
+            "status": {"replicas": 2, "readyReplicas": 2}}])
+    else:
         docs[f"/apis/autoscaling/v2/namespaces/{NS}/horizontalpodautoscalers"] = _list(
             "HorizontalPodAutoscalerList", "autoscaling/v2", [{
                 "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": _meta("auth-hpa", NS),
@@ -174,6 +182,11 @@ def _run(api: KubeAPI, tmp_path: Path, message: str = "request failed: upstream 
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+def _objects(docs: dict[str, Doc]) -> Objects:
+    return {(item["kind"], item["metadata"].get("namespace", ""), item["metadata"]["name"]): item
+            for doc in docs.values() for item in doc.get("items") or ()}
 
 
 def _commands(report: dict) -> list[str]:
@@ -232,6 +245,8 @@ def test_with_no_service_the_deployment_named_like_the_upstream_is_a_guess_said_
 def test_commands_name_the_owning_deployment_the_callers_pod_and_its_namespace(tmp_path: Path) -> None:
     with KubeAPI(cluster()) as api:
         report = _run(api, tmp_path)
+    # each command applies to an object of this cluster (kubectl-like applier: objects, containers, patches)
+    assert check_fixes(report, _objects(cluster())) >= 3
     commands = _commands(report)
     blob = "\n".join(commands)
     # the cross-zone placement fix patches the Deployment that owns the pods, with the caller's own label key
@@ -253,6 +268,7 @@ def test_an_unavailable_upstream_is_resolved_from_the_callers_pod(tmp_path: Path
     with KubeAPI(cluster()) as api:
         report = _run(api, tmp_path, "upstream connect error or disconnect/reset before headers. reset reason: "
                                      "connection failure, transport failure reason: delayed connect error: 111")
+    check_fixes(report, _objects(cluster()))
     commands = _commands(report)
     assert f"kubectl exec -n storefront web-{CALLER_HASH}-r2d5n -c web -- nslookup auth.identity-prod.svc" \
         in commands, commands
@@ -263,6 +279,7 @@ def test_an_unavailable_upstream_is_resolved_from_the_callers_pod(tmp_path: Path
 def test_a_statefulset_upstream_gets_no_deployment_command(tmp_path: Path) -> None:
     with KubeAPI(cluster(statefulset=True)) as api:
         report = _run(api, tmp_path)
+    check_fixes(report, _objects(cluster(statefulset=True)))
     blob = "\n".join(_commands(report))
     assert "deployment/" not in blob and "deploy/" not in blob, blob
     assert f"kubectl exec -n storefront web-{CALLER_HASH}-r2d5n -c web -- curl " in blob, blob
@@ -274,5 +291,8 @@ def test_the_resources_fix_names_a_statefulset_as_kubectl_takes_it() -> None:
                     if c.startswith("kubectl set resources {workload}"))
     facts = {"namespace": NS, "cpu_limit_suggested": "2", "memory_limit_suggested": "2Gi", **workload_facts(kube)}
     assert "deployment" not in facts
-    assert fill_command(template, facts) == \
-        "kubectl set resources statefulset/auth-store -n identity-prod --limits=cpu=2,memory=2Gi"
+    command = fill_command(template, facts)
+    assert command == "kubectl set resources statefulset/auth-store -n identity-prod --limits=cpu=2,memory=2Gi"
+    objects = _objects(cluster(statefulset=True))
+    after = apply(command, objects)[("StatefulSet", NS, "auth-store")]
+    assert after["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] == {"cpu": "2", "memory": "2Gi"}
