@@ -2,10 +2,11 @@
 
 JSON (the fast path, docs/logs.md "How lines are counted"): a chunk's lines are counted by the reader
 with one bytes.count; one regex pass finds the line boundaries that are not `}` newline `{` (lines that
-do not start with `{` or do not end with `}`); a regex pass per marker (formats.JSON_MARKERS) finds the
-lines that may hold a timeout. Only those two kinds of line are parsed with json.loads; every other line
-is structurally a JSON object and counted as read. Text formats (logfmt, nginx, Envoy) are checked line
-by line against their structural pattern and parsed when a line may hold an event.
+do not start with `{` or do not end with `}`); a pass per first byte of the markers (formats.JSON_MARKERS,
+_mark: a memchr, the marker matched there) finds the lines that may hold an event. Only those two kinds
+of line are parsed with json.loads; every other line is structurally a JSON object and counted as read.
+Text formats (logfmt, nginx, Envoy) are checked line by line against their structural pattern and parsed
+when a line may hold an event.
 
 A line its file's format does not take (not JSON in a JSON file, not nginx in an nginx file) is offered
 to the other formats (formats.parse_any) and is skipped only when none takes it: logs mix formats (an
@@ -70,7 +71,7 @@ def plan_for(fmt: str, envoy_json: bool, keep: int, wrapped: bool = False, acces
 
 
 def _first_byte(marker: re.Pattern[bytes]) -> bytes:
-    """The byte every match starts with; the memchr skip-ahead in _json_chunk depends on there being one."""
+    """The byte every match starts with; the memchr in _mark depends on there being one."""
     first, after = marker.pattern[:1], marker.pattern[1:2]
     if not first.isalnum() or after in (b"*", b"?", b"{", b"|"):
         raise ValueError(f"marker {marker.pattern!r} must start with a literal letter or digit")

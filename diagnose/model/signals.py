@@ -58,12 +58,12 @@ SIGNALS: tuple[Signal, ...] = (
                r"pool[ _-]?exhausted|too many clients)"),
         # No first byte of its own: "nnection is not available" joins the unavailable row's "nnect" pass,
         # acquire (a) conn and QueuePool limit the timeout row's "u" pass, "many clients" starts at y, the
-        # upper-case spellings at C, U and X.
+        # upper-case spellings at C and U (EXHAUSTED from its U).
         markers=(rb"nnection is not available", rb"uire con(?<=acquire con)",
                  rb"uire a con(?<=acquire a con)", rb"ueue[pP]ool limit", rb"y(?<=many) clients",
                  rb"xhausted", rb"CONNECTION IS NOT AVAILABLE", rb"UIRE CON(?<=ACQUIRE CON)",
                  rb"UIRE A CON(?<=ACQUIRE A CON)", rb"UEUEPOOL LIMIT", rb"CLIENTS(?<=MANY CLIENTS)",
-                 rb"XHAUSTED"),
+                 rb"USTED(?<=XHAUSTED)"),
         examples=("HikariPool-1 - Connection is not available, request timed out after 30000ms.",
                   "java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, "
                   "request timed out after 30004ms.",
@@ -79,10 +79,10 @@ SIGNALS: tuple[Signal, ...] = (
         words=r"(?i:time[ _-]?out|timed[ _-]?out|deadline[ _-]?exceeded)",
         # "ut", read back: timeout, Timeout, TimeOut, SocketTimeoutException, time out, timed out, TimedOut,
         # timed_out (lower case has no rare byte; "ut" is the rarest pair in them); "UT" the same in upper
-        # case (TIMEOUT, ETIMEDOUT, TIMED OUT, TIME_OUT); x/X: deadline exceeded, DeadlineExceeded,
-        # DEADLINE_EXCEEDED.
+        # case (TIMEOUT, ETIMEDOUT, TIMED OUT, TIME_OUT); x: deadline exceeded, DeadlineExceeded; C:
+        # DEADLINE_EXCEEDED, read back from its C (the C pass is there for ECONNREFUSED; X would be one more).
         markers=(rb"ut(?:(?<=me[oO]ut)|(?<=me[ _\-d][oO]ut)|(?<=med[ _\-][oO]ut))",
-                 rb"UT(?:(?<=EOUT)|(?<=E[ _\-D]OUT)|(?<=ED[ _\-]OUT))", rb"xceeded", rb"XCEEDED"),
+                 rb"UT(?:(?<=EOUT)|(?<=E[ _\-D]OUT)|(?<=ED[ _\-]OUT))", rb"xceeded", rb"CEEDED(?<=XCEEDED)"),
         # UT: upstream request timeout; URX with a 504: the retries were spent on per-try timeouts.
         proxy_flags=frozenset({"UT"}), proxy_flag_codes=frozenset({("URX", "504")}),
         # 504: what an ingress-nginx JSON access record says of a timed-out upstream (its status fields).
