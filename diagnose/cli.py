@@ -17,6 +17,7 @@ import click
 if TYPE_CHECKING:
     from .engine.gather import Gathered
     from .engine.runbook import Runbook
+    from .model.incident import Incident
     from .model.logscan import LogScan
     from .model.report import Report
     from .model.target import Target
@@ -181,9 +182,11 @@ def run(logs: Sequence[str], bundle_out: str | None, runbook_name: str | None, f
         early = _gather_logs(logs, opts, progress)
     target, scan = _target(logs, opts, early)
     runbook = _runbook(runbook_name, target.incident.signal)
-    others = [i for i in scan.incidents if i is not target.incident]
     with Progress(enabled=_progress_on(fmt, output)) as progress:
-        target, named = _resolve(target, opts, progress)
+        target, named = _resolve(target, opts, progress, scan)
+        # What else the logs held (after addresses of the diagnosed Service were folded into it).
+        others = [i for i in scan.incidents if (i.signal, i.service, i.upstream) not in (
+            _key(target.incident), _key(target.incident.as_logged()))]
         gathered = {**early, **named, **_gather(target, opts, progress)}
         if bundle_out:
             _write_bundle(bundle_out, target, gathered, scan)
@@ -204,7 +207,7 @@ def collect(logs: Sequence[str], out: str, **opts: Any) -> None:
         early = _gather_logs(logs, opts, progress)
     target, scan = _target(logs, opts, early)
     with Progress(enabled=sys.stderr.isatty()) as progress:
-        target, named = _resolve(target, opts, progress)
+        target, named = _resolve(target, opts, progress, scan)
         gathered = {**early, **named, **_gather(target, opts, progress)}
     path = _write_bundle(out, target, gathered, scan)
     click.echo(f"bundle written: {one_line(path)}")
@@ -425,11 +428,16 @@ def _target(logs: Sequence[str], opts: dict[str, Any],
     return pick_target(logs, opts, early, stdin=sys.stdin.buffer if "-" in logs else None)
 
 
-def _resolve(target: Target, opts: dict[str, Any], progress: Progress) -> tuple[Target, dict[str, Gathered]]:
+def _resolve(target: Target, opts: dict[str, Any], progress: Progress, scan: LogScan,
+             ) -> tuple[Target, dict[str, Gathered]]:
     """An upstream logged by address, named from the cluster before the sources gather."""
     from .engine.api import resolve_upstream
 
-    return resolve_upstream(target, opts, progress.source)
+    return resolve_upstream(target, opts, progress.source, scan)
+
+
+def _key(incident: Incident) -> tuple[str, str, str]:
+    return incident.signal, incident.service, incident.upstream
 
 
 def _gather(target: Target, opts: dict[str, Any], progress: Progress) -> dict[str, Gathered]:

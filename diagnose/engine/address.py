@@ -13,52 +13,102 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
+from typing import Sequence
 
 from ..errors import DiagnoseError
+from ..logs.vantage import fold
 from ..model.address import AddressName
 from ..model.evidence import SourceStatus
 from ..model.incident import iso
+from ..model.logscan import LogScan
 from ..model.target import Target
-from ..model.text import single_line
+from ..model.text import first_of, single_line
 from ..parsers import kube_address as parser
 from ..sources import kube_address, kubernetes
 from ..sources.base import SourceOptions
+from .api import KEEP_LINES
 from .gather import Gathered, Progress
 
 NAME = kube_address.NAME
 
 
-def resolve(target: Target, opts: SourceOptions, progress: Progress | None = None,
+# Other addresses the same caller logged for the same signal, looked up too (most events first): nginx and
+# ingress-nginx log the pod they sent each request to, so one Service's calls come under several addresses.
+MAX_SIBLINGS = 8
+
+
+def resolve(target: Target, opts: SourceOptions, progress: Progress | None = None, scan: LogScan | None = None,
             ) -> tuple[Target, dict[str, Gathered]]:
     """The target with its upstream named, and the lookup's answers as a folder of the bundle; the target
-    as it was (and nothing to keep) when the upstream is a name or no Kubernetes source is given."""
+    as it was (and nothing to keep) when the upstream is a name or no Kubernetes source is given.
+
+    With the `scan` the incident came from, the caller's other addresses for the signal are looked up in
+    what is left of the budget; those of the same Service join the incident, and the scan's incidents are
+    folded again under the names found (so the others listed are what is left)."""
     if kube_address.address_of(target.upstream) is None or kubernetes.skip_reason(opts) is not None:
         return target, {}
     if progress:
         progress(NAME, None)
     started = time.monotonic()
+    deadline = started + opts.timeout
+    named, status, files = _lookup(target, opts, deadline, started)
+    joined: list[str] = []
+    if named.name and scan is not None and scan.groups is not None:
+        names = {target.upstream: named.name}
+        for i, address in enumerate(_siblings(target, scan)):
+            if time.monotonic() >= deadline - 0.05:
+                break
+            other, _, more = _lookup(replace(target, incident=replace(target.incident, upstream=address)), opts,
+                                     deadline, started)
+            files.update({f"others/{i + 1}/{rel}": data for rel, data in more.items()})
+            if other.name:
+                names[address] = other.name
+                if (other.name, other.namespace) == (named.name, named.namespace):
+                    joined.append(address)
+        scan.incidents, scan.kept = fold(scan.groups, KEEP_LINES, names)
+    if progress:
+        progress(NAME, status)
+    resolved = named_target(target, named, opts.namespace, joined)
+    if joined:
+        merged = next((i for i in scan.incidents if (i.signal, i.service, i.upstream) == (
+            target.incident.signal, target.incident.service, named.name)), None) if scan is not None else None
+        if merged is not None:
+            resolved = replace(resolved, incident=replace(
+                merged, upstream_address=target.upstream, upstream_note=resolved.incident.upstream_note))
+    return resolved, {NAME: Gathered(status, files)}
+
+
+def _siblings(target: Target, scan: LogScan) -> list[str]:
+    inc = target.incident
+    found = [i for i in scan.incidents if (i.signal, i.service) == (inc.signal, inc.service)
+             and i.upstream != inc.upstream and kube_address.address_of(i.upstream) is not None]
+    return [i.upstream for i in found[:MAX_SIBLINGS]]
+
+
+def _lookup(target: Target, opts: SourceOptions, deadline: float, started: float,
+            ) -> tuple[AddressName, SourceStatus, dict[str, bytes]]:
     try:
-        files = kube_address.collect(opts, target, started + opts.timeout)
+        files = dict(kube_address.collect(opts, target, deadline))
         named = parser.load(files)
     except DiagnoseError as e:
         # The lookup failed: the upstream stays the address, and the report says why.
         named = AddressName(target.upstream, iso(datetime.now(timezone.utc)), missing={"lookup": str(e)})
-        status, files = SourceStatus(NAME, "error", single_line(str(e), 500) or "failed", _ms(started)), {}
+        return named, SourceStatus(NAME, "error", single_line(str(e), 500) or "failed", _ms(started)), {}
     except Exception as e:  # noqa: BLE001 - a bug here must not end the diagnosis: the address is kept
         named = AddressName(target.upstream, iso(datetime.now(timezone.utc)),
                             missing={"lookup": f"{e.__class__.__name__}: {e}"})
-        status, files = SourceStatus(NAME, "error", single_line(f"{e.__class__.__name__}: {e}", 500), _ms(started)), {}
-    else:
-        status = SourceStatus(NAME, "ok", None, _ms(started))
-    if progress:
-        progress(NAME, status)
-    return named_target(target, named, opts.namespace), {NAME: Gathered(status, files)}
+        return named, SourceStatus(NAME, "error", single_line(f"{e.__class__.__name__}: {e}", 500), _ms(started)), {}
+    return named, SourceStatus(NAME, "ok", None, _ms(started)), files
 
 
-def named_target(target: Target, named: AddressName, namespace_given: str | None = None) -> Target:
+def named_target(target: Target, named: AddressName, namespace_given: str | None = None,
+                 joined: Sequence[str] = ()) -> Target:
     """The target whose upstream is the address's name and namespace (--namespace, when given, stays)."""
+    note = named.note()
+    if joined:
+        note += f"; the calls to {first_of(list(joined), 3)}, of the same service, are counted with it"
     incident = replace(target.incident, upstream=named.name or target.upstream,
-                       upstream_address=target.upstream, upstream_note=named.note())
+                       upstream_address=target.upstream, upstream_note=note)
     return replace(target, incident=incident, namespace=namespace_given or named.namespace or target.namespace)
 
 

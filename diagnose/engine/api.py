@@ -22,6 +22,9 @@ __all__ = ["demo_bundle", "gather", "gather_logs", "open_bundle", "pick_target",
            "remove_private_files", "resolve_upstream", "scan_logs", "explain_logs", "source_options", "write_bundle"]
 
 
+KEEP_LINES = 10_000      # the raw lines run and collect keep per incident, for the bundle
+
+
 def scan_logs(paths: Sequence[str], *, keep_lines: int = 0, stdin: BinaryIO | None = None,
               streams: Mapping[str, bytes] | None = None, log_format: str | None = None) -> LogScan:
     """`diagnose logs`, and the first step of run and collect: the incidents in the logs. `log_format`: a
@@ -84,7 +87,7 @@ def pick_target(logs: Sequence[str], opts: Mapping[str, Any], early: Mapping[str
     streams = {f"{name}/{rel}": data for name, g in (early or {}).items() if g.status.status == "ok"
                for rel, data in sorted(g.files.items()) if rel.endswith(".log")}
     inputs = [*logs, *streams]
-    result = scan_logs(inputs, keep_lines=10_000, stdin=stdin, streams=streams, log_format=opts.get("log_format"))
+    result = scan_logs(inputs, keep_lines=KEEP_LINES, stdin=stdin, streams=streams, log_format=opts.get("log_format"))
     incidents = [i for i in result.incidents if _picked(i.service, opts.get("service"))
                  and _picked(i.upstream, opts.get("upstream"))]
     if not incidents:      # (scan itself raises InputError when no line at all was usable)
@@ -111,13 +114,14 @@ def _picked(name: str, wanted: str | None) -> bool:
 
 
 def resolve_upstream(target: Target, opts: Mapping[str, Any], progress: Progress | None = None,
-                     ) -> tuple[Target, dict[str, Gathered]]:
+                     scan: LogScan | None = None) -> tuple[Target, dict[str, Gathered]]:
     """run and collect, before `gather`: an upstream the logs named by address (10.0.3.17:8080) named from the
     cluster (the Service, else the workload), so that every source queries the name; with the lookup's
-    answers, kept in the bundle. Nothing to do when the upstream is a name or no cluster is given."""
+    answers, kept in the bundle. Nothing to do when the upstream is a name or no cluster is given. With the
+    `scan`, the caller's other addresses of the same Service join the incident (engine/address.py)."""
     from .address import resolve
 
-    return resolve(target, source_options(opts), progress)
+    return resolve(target, source_options(opts), progress, scan)
 
 
 def gather(target: Target, opts: Mapping[str, Any], progress: Progress | None = None) -> dict[str, Gathered]:
@@ -131,7 +135,8 @@ def write_bundle(out: str, target: Target, gathered: Mapping[str, Gathered], log
     """`collect` and `run --bundle-out`: the target, every source's status and files, the incident's lines."""
     from ..bundle import store
 
-    kept = logs.kept_for(target.incident.as_logged())      # the lines name the upstream as logged
+    # The lines under the name found (several addresses folded into it), else as logged.
+    kept = logs.kept_for(target.incident) or logs.kept_for(target.incident.as_logged())
     lines = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in kept)
     path = store.write(out, incident=target.incident, window=target.window, namespace=target.namespace,
                        sources={n: g.status for n, g in gathered.items()},

@@ -66,6 +66,7 @@ def scan(paths: Sequence[str], *, keep_lines: int = 0, stdin: BinaryIO | None = 
         groups.merge(attribute(part.groups, path), keep_lines)
     _require_usable(paths, result, blank)
     result.incidents, result.kept = fold(groups, keep_lines)
+    result.groups = groups
     result.failures = dict(groups.failures)
     result.dropped = groups.dropped
     return result

@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from ..model.incident import Incident, Percentiles, View
 from ..model.names import is_dns_label
@@ -124,8 +124,21 @@ class _Folded:
         self.views.sort(key=lambda va: (va[0] != "", -va[1].events, va[0]))
 
 
-def fold(groups: Groups, keep: int) -> tuple[list[Incident], dict[tuple[str, str, str], list[bytes]]]:
-    """The incidents (most events first) and the raw lines kept for each (signal, caller, upstream)."""
+def fold(groups: Groups, keep: int, names: Mapping[str, str] | None = None,
+         ) -> tuple[list[Incident], dict[tuple[str, str, str], list[bytes]]]:
+    """The incidents (most events first) and the raw lines kept for each (signal, caller, upstream).
+    `names`: upstreams named since (an address -> its Service): the calls to every address of one Service
+    are then one incident."""
+    if names:
+        renamed = Groups(failures=groups.failures, dropped=groups.dropped)
+        for (signal, caller, upstream, via), acc in groups.signals.items():
+            key = (signal, caller, names.get(upstream, upstream), via)
+            mine = renamed.signals.get(key)
+            if mine is None:
+                renamed.signals[key] = _copy(acc)
+            else:
+                mine.merge(acc, keep)
+        groups = renamed
     owners: dict[Key, str] = {}
     own = [(k, a) for k, a in groups.signals.items() if k[3] == "" and k[1] not in DEFAULT_CALLERS]
     for key, acc in groups.signals.items():
@@ -153,6 +166,13 @@ def fold(groups: Groups, keep: int) -> tuple[list[Incident], dict[tuple[str, str
     found.sort(key=lambda i: (-i.events, i.first_seen.timestamp() if i.first_seen else far,
                               i.service, i.upstream, i.signal))
     return found, kept
+
+
+def _copy(acc: GroupAcc) -> GroupAcc:
+    """A group to merge others into, leaving the scan's own untouched (it may be folded again)."""
+    out = GroupAcc()
+    out.merge(acc, len(acc.kept))
+    return out
 
 
 def _overlap(a: GroupAcc, b: GroupAcc) -> bool:

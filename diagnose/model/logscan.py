@@ -5,6 +5,7 @@ diagnose/render/logs.py, and read by the engine to pick an incident and write a 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .incident import Incident
 
@@ -20,6 +21,9 @@ class LogScan:
     formats: dict[str, int] = field(default_factory=dict)                    # lines per detected format
     failures: dict[tuple[str, str], int] = field(default_factory=dict)       # Envoy UF/URX, no signal
     dropped: int = 0     # events of (signal, caller, upstream) groups beyond group.MAX_GROUPS, not grouped
+    # The per-view groups the incidents were folded from (logs.group.Groups), kept so that upstreams named
+    # later (an address named from the cluster: engine/address.py) can be folded again, exactly.
+    groups: Any = None
 
     def kept_for(self, incident: Incident) -> list[bytes]:
         """The raw lines kept of an incident's events (for evidence bundles)."""

@@ -43,7 +43,7 @@ def test_a_newline_in_a_service_name_forges_no_line_of_the_markdown_report(tmp_p
     lines = p.stdout.splitlines()
     assert not [x for x in lines if x.strip().startswith("1. database likely")], p.stdout
     assert lines[0].startswith("api\\\\n 1. database likely 0.99 -> user-auth-service: ")   # the headline
-    assert [x for x in lines if x.startswith("# Incident: api\\\\n 1. database likely 0.99 timing out")]
+    assert [x for x in lines if x.startswith("# Incident: api\\\\n 1. database likely 0.99 timed out waiting for")]
     rows = [x for x in lines if re.match(r"\| \d \|", x)]
     assert len(rows) == 7 and all(len(re.findall(r"(?<!\\)\|", r)) == 6 for r in rows), rows
 

@@ -186,3 +186,21 @@ def test_the_local_api_server_refuses_a_field_selector_pods_do_not_have() -> Non
     assert '"foo.bar" is not a known field selector' in doc["message"]
     status, doc = fk.answer(fk.cluster("overload"), "/api/v1/pods", {"fieldSelector": f"status.podIP={POD_IP}"})
     assert status == 200 and [p["metadata"]["name"] for p in doc["items"]] == [POD]
+
+
+def test_the_addresses_of_one_services_pods_are_one_incident_and_others_stay_apart(tmp_path: Path) -> None:
+    # nginx logs the pod it sent each request to: 40 timeouts to each of two pods of the upstream, and 10 to
+    # a pod of another workload (the caller's own, 10.0.1.60). The two are one Service: 80 calls.
+    log = tmp_path / "nginx-error.log"
+    body = "".join(_nginx_log(tmp_path / f"{ip}.log", f"{ip}:8080").read_text() for ip in ("10.0.1.40", "10.0.2.41"))
+    other = _nginx_log(tmp_path / "other.log", "10.0.1.60:8080").read_text().splitlines()[:10]
+    log.write_text(body + "\n".join(other) + "\n")
+    with KubeAPI(fk.cluster("overload")) as api:
+        report = _diagnose(tmp_path, "run", "--log", str(log), "--kubeconfig", str(api.kubeconfig(tmp_path)),
+                           "--timeout", "30", "--bundle-out", str(tmp_path / "bundle"))
+    incident = report["incident"]
+    assert (incident["upstream"], incident["events"]) == (sc.UPSTREAM, 80)
+    assert "the calls to 10.0.2.41:8080, of the same service, are counted with it" in incident["upstream_note"]
+    # The third address is another workload's: a separate incident, listed under its own name.
+    assert [(o["upstream"], o["events"]) for o in report.get("other_incidents", [])] == [("frontend-api", 10)]
+    assert _diagnose(tmp_path, "analyze", str(tmp_path / "bundle"))["incident"]["events"] == 80
