@@ -1,5 +1,6 @@
 """What the thread dumps say: lock cycles and pile-ups (deadlock), threads waiting for a database
-connection (database), pools saturated by a slow call (overload), and a clean bill when nothing waits."""
+connection (database), pools saturated by a slow call and carriers pinned by virtual threads (overload), and a
+clean bill when nothing waits."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ..model.check import Param, check
 from ..model.evidence import Evidence
 from ..model.finding import Fact, Finding
 from ..model.text import first_of
-from ..model.threads import Frame, HotSpot, LockCycle, PoolWait, ThreadEvidence
+from ..model.threads import CarrierPinning, Frame, HotSpot, LockCycle, PoolWait, ThreadEvidence
 from .stale import age
 
 SOURCE = "thread-dumps"
@@ -34,6 +35,9 @@ PARAMS: dict[str, Param] = {
     "go_min_chan_goroutines": 10,     # channel waits need this many goroutines in one place
     "weight_go_lock": 2.0,
     "weight_go_channel": 1.0,
+    "min_pinned": 2,                  # virtual threads blocked while pinned to their carrier ...
+    "min_pinned_ratio": 0.5,          # ... holding at least this share of the carrier pool
+    "weight_carrier_pinning": 1.5,
     "max_blocked_ratio": 0.05,        # at most this share BLOCKED for the finding against deadlock
     "weight_against_deadlock": 1.5,
 }
@@ -177,6 +181,45 @@ def _pool_findings(ev: ThreadEvidence, p: Mapping[str, Param]) -> list[Finding]:
     return out
 
 
+def _go_db_findings(ev: ThreadEvidence, p: Mapping[str, Param]) -> list[Finding]:
+    """Goroutines waiting for a connection from database/sql's or pgx's pool, or for a query's answer: the
+    database's doing, as a JVM pool waiting in HikariCP is (_pool_findings)."""
+    out = []
+    for o in ev.outbound:
+        if not o.kind.startswith("db-") or o.count < int(p["min_pool_waiting"]):
+            continue
+        what = (f"for a database connection in {o.detail}" if o.kind == "db-connection" else
+                f"for the database to answer ({o.detail})")
+        reqs = f" ({o.requests} of them request handlers)" if o.requests else ""
+        long = f", for up to {o.max_minutes:g} minutes" if o.max_minutes else ""
+        out.append(Finding(
+            cause="database", direction="for", weight=float(p["weight_db_pool"]), source=SOURCE,
+            summary=f"{o.count} goroutines{reqs} on pod {o.pod} wait {what}, called from {_where(o.frame)}{long}",
+            facts={"code_location": _where(o.frame), "pod": o.pod, "pods": o.pod, "waiting": o.count,
+                   "threads": f"{o.count} goroutines", "resource": o.detail},
+            kind="pool-wait", explains=("pool-wait", "blocked-threads")))
+    return out
+
+
+def _pinning_finding(c: CarrierPinning, p: Mapping[str, Param]) -> Finding | None:
+    """Carriers pinned by blocked virtual threads: the scheduler's pool is starved, so every other virtual
+    thread (each request, on a server that runs one per request) waits for a carrier: overload, whatever the
+    CPU shows."""
+    n = len(c.pinned)
+    if n < int(p["min_pinned"]) or n / max(c.carriers, 1) < float(p["min_pinned_ratio"]):
+        return None
+    held = (f", {c.lock.label} held by \"{c.holder}\" in {_where(c.holder_frame)}" if c.lock and c.holder else
+            f", {c.lock.label}" if c.lock else "")
+    queued = f"; {c.queued} virtual threads wait for a carrier" if c.queued else ""
+    return Finding(
+        cause="overload", direction="for", weight=float(p["weight_carrier_pinning"]), source=SOURCE,
+        summary=(f"{n} of {c.carriers} carrier threads ({c.pool}) on pod {c.pod} pinned by virtual threads "
+                 f"{c.reason} at {_site(c.frame)} ({_quote(list(c.pinned))}{held}){queued}"),
+        facts={"code_location": _where(c.frame), "pod": c.pod, "threads": ", ".join(c.pinned[:5]),
+               "pool": c.pool, "pool_size": c.carriers, "waiting": n, "lock": c.lock.label if c.lock else "",
+               "holder": c.holder or "", "resource": c.reason}, kind="carrier-pinning")
+
+
 def _go_findings(ev: ThreadEvidence, p: Mapping[str, Param]) -> list[Finding]:
     told = {(o.pod, o.frame) for o in ev.outbound} | {(x.pod, x.frame) for x in ev.piles}
 
@@ -241,7 +284,9 @@ def thread_dumps(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
         if against is not None:
             findings.append(against)
     # A dump taken before the incident window shows how the pod was then, not during the incident.
-    return [replace(f, stale=stale_dumps(ev, td, f)) for f in findings + _pool_findings(td, p)]
+    pinned = [f for f in (_pinning_finding(c, p) for c in td.pinning) if f is not None]
+    extra_findings = _pool_findings(td, p) + _go_db_findings(td, p) + pinned
+    return [replace(f, stale=stale_dumps(ev, td, f)) for f in findings + extra_findings]
 
 
 def stale_dumps(ev: Evidence, td: ThreadEvidence, f: Finding) -> str | None:

@@ -75,6 +75,7 @@ class ThreadInfo(NamedTuple):
     raw_state: str = ""                    # the state text as printed ("chan receive", "idle", "in Object.wait()")
     cpu_ms: float | None = None            # JVM 11+: CPU time so far; growth between dumps means busy
     owner_hint: str | None = None          # JMX / VisualVM forms name the owner of `waiting_for` directly
+    carrier: str = ""                      # a mounted virtual thread: the platform thread that carries it
 
     @property
     def top(self) -> Frame | None:
@@ -217,6 +218,24 @@ class GoroutinePile:
 
 
 @dataclass(frozen=True)
+class CarrierPinning:
+    """Virtual threads blocked while pinned to their carrier (JDK 21+): each holds a carrier thread of the
+    scheduler, so when most are pinned the virtual threads behind them wait for a carrier."""
+
+    pod: str
+    source: str
+    pool: str                              # the carriers' pool: "ForkJoinPool-1-worker"
+    carriers: int                          # carrier threads of that pool in the dump
+    pinned: tuple[str, ...]                # the pinned virtual threads
+    reason: str                            # "blocked entering synchronized", "waiting for X's class initializer"
+    frame: Frame | None                    # where the commonest of them block (their first application frame)
+    lock: LockRef | None = None
+    holder: str | None = None              # who holds the lock (runs the class initializer), when the dump says
+    holder_frame: Frame | None = None
+    queued: int = 0                        # virtual threads not yet run: waiting for a carrier
+
+
+@dataclass(frozen=True)
 class ThreadEvidence:
     dumps: tuple[ThreadDump, ...] = ()
     cycles: tuple[LockCycle, ...] = ()
@@ -226,6 +245,7 @@ class ThreadEvidence:
     goroutine_waits: tuple[GoroutineWait, ...] = ()
     outbound: tuple[OutboundWait, ...] = ()
     piles: tuple[GoroutinePile, ...] = ()
+    pinning: tuple[CarrierPinning, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)   # files skipped, partial dumps
 
     @property

@@ -23,21 +23,20 @@ GO_DIR = Path(__file__).parent / "go"
 DATA = Path(__file__).parents[1] / "data" / "threaddumps"
 
 
-@pytest.fixture(scope="module")
-def checkout_dumps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, bytes]]:
-    """{"debug1": ..., "debug2": ..., "sigquit": ...} of tests/threads/go/checkout.go, built and run here."""
+def go_dumps(program: str, work: Path) -> dict[str, bytes]:
+    """{"debug1": ..., "debug2": ..., "sigquit": ...} of tests/threads/go/<program>.go, built in `work` and run
+    until it prints "READY <port>"."""
     if shutil.which("go") is None:
         msg = "go not installed (apt-get install golang-go)"
         if os.environ.get("CI"):
             pytest.fail(msg)
         pytest.skip(msg)
-    work = tmp_path_factory.mktemp("go") / "checkout service"
     work.mkdir()
-    shutil.copy(GO_DIR / "checkout.go", work / "checkout.go")
+    shutil.copy(GO_DIR / f"{program}.go", work / f"{program}.go")
     env = {**os.environ, "GOCACHE": os.environ.get("GOCACHE") or str(work.parent / "cache"), "GO111MODULE": "off"}
-    subprocess.run(["go", "build", "-o", "checkout", "checkout.go"], cwd=work, env=env, check=True,
+    subprocess.run(["go", "build", "-o", program, f"{program}.go"], cwd=work, env=env, check=True,
                    capture_output=True, timeout=300)
-    proc = subprocess.Popen([str(work / "checkout")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([str(work / program)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert proc.stdout is not None and proc.stderr is not None
         line = proc.stdout.readline().decode()
@@ -47,11 +46,17 @@ def checkout_dumps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         proc.send_signal(signal.SIGQUIT)
         out["sigquit"] = proc.stderr.read()
         proc.wait(timeout=30)
-        yield out
+        return out
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def checkout_dumps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, bytes]]:
+    """The three dumps of tests/threads/go/checkout.go, built and run here."""
+    yield go_dumps("checkout", tmp_path_factory.mktemp("go") / "checkout service")
 
 
 def files(dumps: dict[str, bytes], kind: str) -> dict[str, bytes]:

@@ -57,6 +57,22 @@ def test_jdk21_virtual_threads_are_marked_virtual():
     assert any(t.virtual and t.name.startswith("VirtualThread") for t in ev.dumps[0].threads)
 
 
+def test_jdk21_jstack_dump_is_read_whole():
+    # tda's java21dump.log (a JDK 21 jstack with virtual threads): 18 threads, every one of its 58 "at" lines a
+    # frame, and the waits its lock lines name
+    raw = (DATA / "tda" / "java21dump.log").read_bytes()
+    (d,), notes = parse_file("j21.log", raw)
+    assert notes == [] and d.notes == () and len(d.threads) == 18
+    assert sum(len(t.frames) for t in d.threads) == raw.count(b"        at ") == 58
+    by = {t.name: t for t in d.threads}
+    assert [by[f"VirtualThread[#{n}]"].wait_kind for n in range(21, 26)] == ["io", "sleep", "park", "object-wait",
+                                                                             "io"]
+    assert all(by[f"VirtualThread[#{n}]"].virtual for n in range(21, 26)) and not by["ForkJoinPool-1-worker-1"].virtual
+    assert by["VirtualThread[#24]"].waiting_for is not None
+    assert by["VirtualThread[#24]"].waiting_for.label == "java.lang.Object@0x000000076ab90234"
+    assert "UNKNOWN" not in {t.state for t in d.threads}
+
+
 def test_json_dump_keeps_frames_without_module_prefix():
     ev = load({"d.json": (DATA / "tda" / "intellij_dump.json").read_bytes()})
     ref = next(t for t in ev.dumps[0].threads if t.name == "Reference Handler")

@@ -1,5 +1,5 @@
 """Everything the dumps show, per pod: lock cycles (in every dump, counted), contention hot spots, pool
-waits, goroutine waits, outbound calls and goroutine piles (from each pod's latest dump), stuck threads
+waits, goroutine waits, outbound calls, goroutine piles and pinned carriers (from each pod's latest dump), stuck threads
 (across a pod's dumps)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from ...model.threads import Frame, GoroutineWait, LockCycle, ThreadDump, Thread
 from .frames import app_frame, is_idle
 from .locks import acquiring, find_cycles, find_hotspots, owners
 from .outbound import find_outbound, find_piles, notes_for
+from .pinning import find_pinning
 from .pools import find_pool_waits
 from .stuck import find_stuck
 
@@ -38,7 +39,7 @@ def goroutine_waits(dump: ThreadDump) -> list[GoroutineWait]:
 
 def analyze(dumps: list[ThreadDump], notes: list[str] | tuple[str, ...] = ()) -> ThreadEvidence:
     cycles: list[LockCycle] = []
-    hotspots, pools, stuck, gwaits, outbound, piles = [], [], [], [], [], []
+    hotspots, pools, stuck, gwaits, outbound, piles, pinning = [], [], [], [], [], [], []
     for _pod, ds in by_pod(dumps).items():
         seen: Counter[frozenset[str]] = Counter()
         last: dict[frozenset[str], LockCycle] = {}
@@ -56,8 +57,9 @@ def analyze(dumps: list[ThreadDump], notes: list[str] | tuple[str, ...] = ()) ->
         gwaits.extend(goroutine_waits(latest))
         outbound.extend(find_outbound(latest))
         piles.extend(find_piles(latest))
+        pinning.extend(find_pinning(latest))
         stuck.extend(find_stuck(ds))
     all_notes = list(notes) + [n for d in dumps for n in d.notes] + notes_for(outbound, piles)
     return ThreadEvidence(dumps=tuple(dumps), cycles=tuple(cycles), hotspots=tuple(hotspots), pools=tuple(pools),
                           stuck=tuple(stuck), goroutine_waits=tuple(gwaits), outbound=tuple(outbound),
-                          piles=tuple(piles), notes=tuple(all_notes))
+                          piles=tuple(piles), pinning=tuple(pinning), notes=tuple(all_notes))

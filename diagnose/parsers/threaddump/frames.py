@@ -47,7 +47,7 @@ DB_POOL_FRAMES = (
     ("org.apache.tomcat.jdbc.pool.ConnectionPool.borrowConnection", "tomcat-jdbc ConnectionPool.borrowConnection"),
     ("org.postgresql.ds.PGPoolingDataSource.getConnection", "pgjdbc PGPoolingDataSource.getConnection"),
     ("org.postgresql.jdbc2.optional.PoolingDataSource.getConnection", "pgjdbc PoolingDataSource.getConnection"),
-    ("database/sql.(*DB).conn", "database/sql DB.conn"),
+    ("database/sql.(*DB).conn (", "database/sql DB.conn"),     # not (*DB).connectionOpener: see outbound.py
     ("psycopg_pool", "psycopg_pool getconn"), ("sqlalchemy/pool", "SQLAlchemy pool checkout"),
 )
 # Waiting for the database to answer a query on a connection it already has.

@@ -59,10 +59,12 @@ def _thread(t: dict[str, Any], virtual: bool) -> ThreadInfo:
     held = [_lock(x) for m in t.get("monitorsOwned") or [] if isinstance(m, dict) for x in m.get("locks") or []]
     owner = t.get("parkBlocker", {}).get("owner") if isinstance(t.get("parkBlocker"), dict) else None
     st: State = state  # type: ignore[assignment]
+    carrier = t.get("carrier")     # JDK 25: the tid of the platform thread a mounted virtual thread runs on
     return ThreadInfo(name=str(t.get("name", "")) or f"#{t.get('tid', '?')}", state=st, frames=frames,
                       tid=str(t.get("tid", "")), waiting_for=waiting, wait_kind=kind,
-                      held=tuple(h for h in held if h is not None), virtual=virtual,
-                      owner_hint=f"#{owner}" if owner else None)
+                      held=tuple(h for h in held if h is not None), virtual=virtual or t.get("virtual") is True,
+                      owner_hint=f"#{owner}" if owner else None,
+                      carrier=f"#{carrier}" if isinstance(carrier, (str, int)) and carrier != "" else "")
 
 
 def parse(text: str, source: str, pod: str) -> list[ThreadDump]:
@@ -87,6 +89,7 @@ def parse(text: str, source: str, pod: str) -> list[ThreadDump]:
     # parkBlocker owners are thread ids: name them so the lock analysis can follow them.
     by_tid = {"#" + t.tid: t.name for t in threads if t.tid}
     threads = [t._replace(owner_hint=by_tid.get(t.owner_hint)) if t.owner_hint else t for t in threads]
+    threads = [t._replace(carrier=by_tid.get(t.carrier, t.carrier)) if t.carrier else t for t in threads]
     taken = None
     try:
         taken = datetime.fromisoformat(str(td.get("time", "")).replace("Z", "+00:00"))

@@ -1,4 +1,4 @@
-"""JVM thread dumps as text: jstack / jcmd Thread.print (JDK 5 to 21, with or without -l), SIGQUIT output,
+"""JVM thread dumps as text: jstack / jcmd Thread.print (JDK 5 to 25, with or without -l), SIGQUIT output,
 the JMX `ThreadInfo` form ("name" id=12 in BLOCKED) and VisualVM's ("name" - Thread t@12).
 
 Speed matters (a 50 MB dump in well under a second), so the text is cut into one block per thread with
@@ -27,7 +27,9 @@ _FRAME = re.compile(r"^[ \t]+at (?P<fn>[^\s(]+)(?:\((?P<loc>[^)\r\n]*)\))?", re.
 _LOCK = re.compile(
     r"^[ \t]+- (?P<what>locked|waiting to lock|waiting on|parking to wait for|waiting to re-lock in wait\(\)"
     r"|eliminated)"
-    r"\s+(?:<(?P<addr>[^>]*)>(?: \(a (?P<cls>[^)\r\n]*)\))?|(?P<obj>\S+))", re.M)
+    # JDK 22+: "- waiting on the Class initialization monitor for <class>" (a thread waiting for another's <clinit>)
+    r"\s+(?:the Class initialization monitor for (?P<cinit>[^\s]+)"
+    r"|<(?P<addr>[^>]*)>(?: \(a (?P<cls>[^)\r\n]*)\))?|(?P<obj>\S+))", re.M)
 _OWNABLE = re.compile(r"^[ \t]+Locked (?:ownable )?synchronizers:.*$", re.M)
 _SYNC_ITEM = re.compile(r"^[ \t]+- (?:locked )?"
                         r"(?:<(?P<addr>[^>]*)> \(a (?P<cls>[^)\r\n]*)\)|(?P<obj>[\w.$]+@[0-9a-fA-F]+))", re.M)
@@ -175,8 +177,43 @@ def _threads(body: str) -> tuple[list[ThreadInfo], str]:
         append(_new(ThreadInfo, (name, state, frames, _tid(rest), waiting_for, kind, held,
                                  " daemon " in rest or rest.endswith(" daemon"),
                                  " virtual " in rest or rest.endswith(" virtual"),
-                                 None, rest.strip(), _cpu(rest), owner_hint)))
+                                 None, rest.strip(), _cpu(rest), owner_hint, "")))
+        if _MOUNTED_TEXT in stack:
+            _split_mounted(threads, stack)
     return threads, parts[-1] if threads else ""
+
+
+# JDK 22+ jstack prints a carrier's own frames under "Carrying virtual thread #N", then the virtual thread it
+# carries under "Mounted virtual thread #N" (as in the real JDK 25 dump tests/data/threaddumps/jdk25_pinned_jstack.txt);
+# JDK 21 prints the virtual thread's frames on top of the carrier's, which pinning.py splits at Continuation.enter.
+_MOUNTED_TEXT = "Mounted virtual thread #"
+_MOUNTED = re.compile(r"^[ \t]+Mounted virtual thread #(\d+)[^\n]*$", re.M)
+_MOUNTED_STATES: dict[WaitKind | None, State] = {"monitor": "BLOCKED", "object-wait": "WAITING", "park": "WAITING",
+                                                 "sleep": "TIMED_WAITING"}
+
+
+def _split_mounted(threads: list[ThreadInfo], stack: str) -> None:
+    """The carrier just appended keeps the frames above its "Mounted virtual thread" line; the virtual thread
+    below it becomes a thread of its own, carried by it. Its state is what its locks and frames say (jstack
+    prints none for it)."""
+    m = _MOUNTED.search(stack)
+    if m is None:
+        return
+    carrier = threads[-1]
+    c_state, c_kind, c_wait, c_held, c_frames, _ = _stack(None, -1, stack, 0, m.start())
+    sync = _OWNABLE.search(stack, m.end())
+    if sync is not None:            # the carrier's ownable synchronizers follow the mounted thread's frames
+        c_held = c_held + tuple(_ref(x.group("addr"), x.group("cls"), x.group("obj"))
+                                for x in _SYNC_ITEM.finditer(stack, sync.end()))
+    threads[-1] = carrier._replace(frames=c_frames, waiting_for=c_wait, wait_kind=c_kind, held=c_held,
+                                   state=c_state if c_state != "UNKNOWN" else carrier.state)
+    _, kind, waiting, held, frames, _ = _stack(None, -1, stack, m.end(), sync.start() if sync else len(stack))
+    state = _MOUNTED_STATES.get(kind, "RUNNABLE" if frames else "UNKNOWN")
+    if frames and frames[0].function.endswith("Unsafe.park") and kind is None:
+        state, kind = "WAITING", "park"
+    threads.append(ThreadInfo(name=f"virtual thread #{m.group(1)}", state=state, frames=frames, tid=m.group(1),
+                              waiting_for=waiting, wait_kind=kind, held=held, virtual=True,
+                              raw_state=f"mounted on {carrier.name}", carrier=carrier.name))
 
 
 def _cut_mid_thread(stack: str) -> bool:
@@ -194,7 +231,9 @@ def _stamp(line: str) -> datetime | None:
         return None
 
 
-def _ref(addr: str | None, cls: str | None, obj: str | None) -> LockRef:
+def _ref(addr: str | None, cls: str | None, obj: str | None, cinit: str | None = None) -> LockRef:
+    if cinit is not None:
+        return LockRef("class-init", cinit)       # waiting for another thread to run the class's static init
     if addr is not None:
         return LockRef(addr if addr.startswith("0x") or not _is_hex(addr) else "0x" + addr, cls or "")
     c, _, h = (obj or "").rpartition("@")
@@ -253,7 +292,7 @@ def _stack(jm: re.Match[str] | None, hs: int, body: str, pos: int, end: int) -> 
     held: list[LockRef] = []
     for m in _LOCK.finditer(body, pos, stack_end):
         what = m.group("what")
-        ref = _ref(m.group("addr"), m.group("cls"), m.group("obj"))
+        ref = _ref(m.group("addr"), m.group("cls"), m.group("obj"), m.group("cinit"))
         if what == "locked":
             if not (kind == "object-wait" and waiting_for is not None and ref.id == waiting_for.id):
                 held.append(ref)
@@ -266,7 +305,7 @@ def _stack(jm: re.Match[str] | None, hs: int, body: str, pos: int, end: int) -> 
             elif what == "parking to wait for":
                 kind = "park"
             elif what in ("waiting on", "waiting to re-lock in wait()"):
-                kind = "object-wait" if what == "waiting on" else "monitor"
+                kind = "object-wait" if what == "waiting on" and ref.id != "class-init" else "monitor"
     top = frames[0].function if frames else ""
     if top.endswith(("Thread.sleep", "Thread.sleep0")) and waiting_for is None:
         kind = "sleep"

@@ -14,8 +14,16 @@ from ...model.threads import Frame, GoroutinePile, OutboundWait, ThreadDump, Thr
 from .frames import _alternation, _search, app_frame, is_idle, is_request_thread
 
 # (needle, kind, what) for client frames, most specific first.
+# A needle ending in " (" matches the function exactly (a frame reads "function (location"): `(*DB).conn` is
+# database/sql waiting for a free connection (Go's sql.go: a `select` on the request channel once MaxOpenConns
+# are in use), while `(*DB).connectionOpener` is its idle background goroutine. pgx's pool waits in puddle's
+# `(*Pool).Acquire` under pgxpool's; both are listed before pgx's other frames, which are a query in flight.
 _CLIENT_FRAMES = (
-    ("database/sql.(*DB).conn", "db-connection", "database/sql (*DB).conn"),
+    ("database/sql.(*DB).conn (", "db-connection", "database/sql (*DB).conn"),
+    ("github.com/jackc/puddle/v2.(*Pool).Acquire (", "db-connection", "pgxpool (*Pool).Acquire"),
+    ("github.com/jackc/puddle.(*Pool).Acquire (", "db-connection", "pgxpool (*Pool).Acquire"),
+    ("github.com/jackc/pgx/v5/pgxpool.(*Pool).Acquire (", "db-connection", "pgxpool (*Pool).Acquire"),
+    ("github.com/jackc/pgx/v4/pgxpool.(*Pool).Acquire (", "db-connection", "pgxpool (*Pool).Acquire"),
     ("github.com/jackc/pgx", "db-query", "pgx"),
     ("github.com/lib/pq", "db-query", "lib/pq"),
     ("google.golang.org/grpc.(*ClientConn).Invoke", "grpc-client", "grpc (*ClientConn).Invoke"),
