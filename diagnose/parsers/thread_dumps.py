@@ -86,7 +86,7 @@ def parse_file(path: str, data: bytes, pod: str | None = None) -> tuple[list[Thr
     text, _enc = decode(data)
     found = detect(text)
     if found is None:
-        return [], [f"{path}: not a thread dump (no JVM, Go or py-spy header), skipped"]
+        return [], [f"{path}: not a thread dump (no JVM, Go, py-spy or dotnet-stack header), skipped"]
     name, parse = found
     try:
         with _gc_paused():

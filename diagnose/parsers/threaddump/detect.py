@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ...model.threads import ThreadDump
-from . import go, jvm_json, jvm_plain, jvm_text, pyspy
+from . import dotnet, go, jvm_json, jvm_plain, jvm_text, pyspy
 
 Parser = Callable[[str, str, str], "list[ThreadDump]"]
 
@@ -16,6 +16,7 @@ FORMATS: tuple[tuple[str, Callable[[str], bool], Parser], ...] = (
     ("py-spy-json", pyspy.looks_like_json, pyspy.parse_json),
     ("go", go.looks_like, go.parse),
     ("py-spy", pyspy.looks_like, pyspy.parse),
+    ("dotnet-stack", dotnet.looks_like, dotnet.parse),
     ("jvm-plain", jvm_plain.looks_like, jvm_plain.parse),
     ("jvm", jvm_text.looks_like, jvm_text.parse),
 )

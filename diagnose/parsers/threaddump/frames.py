@@ -18,6 +18,7 @@ _RUNTIME_PREFIXES = (
     "runtime.", "sync.", "internal/", "net/http.", "net.(*", "syscall.", "time.Sleep", "os.(*", "io.Read",
     "io.Copy", "bufio.", "context.", "database/sql.",
     "threading", "queue", "socket", "selectors", "concurrent/", "<frozen", "asyncio",
+    "System.", "Microsoft.", "[Native Frames]",       # .NET (dotnet-stack)
 )
 _MODULE = re.compile(r"^[\w.]+@[\w.\-+]+/")    # java.base@17.0.15/ inside a location, or a prefix in JSON
 
