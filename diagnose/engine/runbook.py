@@ -239,11 +239,13 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
         need(("match", "signals", i), str, "a string")
 
     steps: list[Step] = []
+    lenders: dict[Path, None] = {}          # the runbooks steps were borrowed from, in order
     for i, raw in enumerate(need(("steps",), list, "a list of causes")):
         at = ("steps", i)
         need(at, dict, "a mapping")
         if "from" in raw:
-            raw = _borrowed(doc, at, raw, need(at + ("from",), str, "a runbook name"), Path(path).parent)
+            raw, lender = _borrowed(doc, at, raw, need(at + ("from",), str, "a runbook name"), Path(path).parent)
+            lenders[lender] = None
             root["steps"][i] = raw          # need() reads by path from the document
         _only(doc, at, raw, {"cause", "title", "prior", "checks", "fixes", "diagnosis", "confirm"})
         cause = need(at + ("cause",), str, "a cause id")
@@ -362,16 +364,30 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
                 raise doc.fail(at + (pname,), f"must be {want.__name__}, not {type(value).__name__}")
             params.setdefault(cid, {})[pname] = value
 
+    # A borrowed cause comes with what its runbook says of it: the params of its checks (thresholds and
+    # weights tuned there) and the relations between causes both runbooks rank. What this runbook says
+    # itself wins; a relation it declares between the same two causes replaces the lender's.
+    for lender in lenders:
+        other = load(lender)
+        for cid in used:
+            if other.params.get(cid):
+                params[cid] = {**other.params[cid], **params.get(cid, {})}
+        declared = {(r.cause, r.effect) for r in relations}
+        relations += [r for r in other.relations if r.cause in causes and r.effect in causes
+                      and (r.cause, r.effect) not in declared]
+
     return Runbook(name=name, title=str(title), path=path, signals=tuple(signals), steps=tuple(steps),
                    relations=tuple(relations), verdicts=verdicts, params=params, ranking=_ranking(doc, root),
                    requires_causes=tuple(required))
 
 
-def _borrowed(doc: _Doc, at: tuple[Any, ...], raw: dict[str, Any], name: str, beside: Path) -> dict[str, Any]:
+def _borrowed(doc: _Doc, at: tuple[Any, ...], raw: dict[str, Any], name: str, beside: Path,
+              ) -> tuple[dict[str, Any], Path]:
     """A step written `{from: upstream-timeout, cause: overload, prior: 0.25}`: that runbook's step for the
     cause (title, checks, fixes, ...), with the keys given here in its place. One cause is written once, in
     one runbook, and every runbook that ranks it says only what differs (its prior, say): the contract's
-    catalogue causes are ranked in every report without a second copy of their fixes."""
+    catalogue causes are ranked in every report without a second copy of their fixes. Returns the step
+    and the runbook it came from (whose check params and relations `load` carries over)."""
     cause = raw.get("cause")
     if not isinstance(cause, str):
         raise doc.fail(at + ("cause",), "missing (a cause id to take from the other runbook)")
@@ -389,7 +405,7 @@ def _borrowed(doc: _Doc, at: tuple[Any, ...], raw: dict[str, Any], name: str, be
         raise doc.fail(at + ("from",), f"runbook {name!r} has no step for {cause!r}")
     if "from" in found:         # one level: a chain of borrowings would hide where a cause is written
         raise doc.fail(at + ("from",), f"runbook {name!r} borrows {cause!r} itself; take it from where it is written")
-    return {**found, **{k: v for k, v in raw.items() if k != "from"}}
+    return {**found, **{k: v for k, v in raw.items() if k != "from"}}, source
 
 
 def _ranking(doc: _Doc, root: dict[str, Any]) -> dict[str, float]:

@@ -141,3 +141,24 @@ def test_a_borrowing_that_cannot_be_resolved_names_file_line_and_field(tmp_path)
         with pytest.raises(RunbookError) as e:
             load(f)
         assert wanted in str(e.value) and "mine.yaml:4" in str(e.value) and "steps.0.from" in str(e.value)
+
+
+def test_borrowed_causes_bring_their_runbooks_check_params_and_relations_and_local_ones_win(tmp_path):
+    from diagnose.engine.runbook import find, load
+
+    lender = find("upstream-timeout")
+    assert lender.params["thread-dumps"]["weight_cycle"] == 4.0          # tuned there, default elsewhere
+    f = tmp_path / "mine.yaml"
+    f.write_text("name: mine\nmatch: {signals: [upstream-unavailable]}\nsteps:\n"
+                 "  - {from: upstream-timeout, cause: overload, prior: 0.2}\n"
+                 "  - {from: upstream-timeout, cause: deadlock, prior: 0.1}\n"
+                 "  - {from: upstream-timeout, cause: database, prior: 0.1}\n"
+                 "relations:\n  - {cause: database, explains: overload, discount: 0.9, kinds: [pool-wait]}\n"
+                 "checks:\n  thread-dumps: {min_pinned: 5}\n")
+    mine = load(f)
+    # The lender's tuning of the borrowed causes' checks, with this runbook's own param over it.
+    assert mine.params["thread-dumps"]["weight_cycle"] == 4.0 and mine.params["thread-dumps"]["min_pinned"] == 5
+    # Relations between causes both rank come along; gc-pause is not ranked here, so none of its; the one
+    # declared here replaces the lender's between the same causes.
+    pairs = {(r.cause, r.effect): r.discount for r in mine.relations}
+    assert pairs == {("database", "overload"): 0.9, ("database", "deadlock"): 0.5, ("deadlock", "overload"): 0.4}
