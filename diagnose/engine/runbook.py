@@ -372,9 +372,9 @@ def parse(text: str, path: str, specs: Mapping[str, CheckSpec]) -> Runbook:
         for cid in used:
             if other.params.get(cid):
                 params[cid] = {**other.params[cid], **params.get(cid, {})}
-        declared = {(r.cause, r.effect) for r in relations}
+        pairs = {(r.cause, r.effect) for r in relations}
         relations += [r for r in other.relations if r.cause in causes and r.effect in causes
-                      and (r.cause, r.effect) not in declared]
+                      and (r.cause, r.effect) not in pairs]
 
     return Runbook(name=name, title=str(title), path=path, signals=tuple(signals), steps=tuple(steps),
                    relations=tuple(relations), verdicts=verdicts, params=params, ranking=_ranking(doc, root),
