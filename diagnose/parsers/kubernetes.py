@@ -39,7 +39,8 @@ T = TypeVar("T")
 
 # file -> what a person calls that kind ("<resource>.<group>" as RBAC and 403 messages spell it)
 KINDS: dict[str, str] = {
-    "pods": "pods", "caller-pods": "pods", "deployments": "deployments.apps", "replicasets": "replicasets.apps",
+    "pods": "pods", "caller-pods": "pods", "caller-services": "services", "deployments": "deployments.apps",
+    "replicasets": "replicasets.apps",
     "hpas": "horizontalpodautoscalers.autoscaling", "events": "events", "nodes": "nodes",
     "services": "services", "endpoints": "endpoints", "podmetrics": "pods.metrics.k8s.io",
     "virtualservices": "virtualservices.networking.istio.io",
@@ -457,7 +458,11 @@ def _load(files: RawFiles, target: Target) -> KubeEvidence:
     caller_deps = deps + _more_items(files, "deployments", notes)
     caller_dep = next((d for d in caller_deps if (d.get("metadata") or {}).get("name") == caller and
                        str((d.get("metadata") or {}).get("namespace") or caller_ns) == caller_ns), None)
-    caller_sel = ((caller_dep or {}).get("spec") or {}).get("selector", {}).get("matchLabels")
+    # Bundles before caller-services.json: the caller's Deployment's selector alone.
+    caller_svc = _named(_items(files, "caller-services", missing, seen), caller) \
+        if "caller-services.json" in files else None
+    caller_sel = ((caller_svc or {}).get("spec") or {}).get("selector") or \
+        ((caller_dep or {}).get("spec") or {}).get("selector", {}).get("matchLabels")
     caller_pods = _each(_workload_pods(_items(files, "caller-pods", missing, seen), caller, caller_sel), "pod",
                         lambda p: parse_pod(p, nodes, now), notes)
     deployment = next(iter(_each([dep_doc], "deployment", lambda d: parse_deployment(d, rss), notes)), None) \

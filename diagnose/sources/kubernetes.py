@@ -208,10 +208,13 @@ NAMING_LABELS = ("app", "app.kubernetes.io/name", "k8s-app")
 def _fetch_pods(plan: _Plan, kind: str, namespace: str, name: str, services: Mapping[str, Any] | None,
                 deployments: Mapping[str, Any] | None, notes: list[str]) -> str | None:
     """The pods of `name` as `<kind>.json`, and the selector that found them: the Service's own selector (the
-    pods it routes to), else the matchLabels of a Deployment of that name, else a naming label (a guess,
-    said in a note)."""
+    pods it routes to), else the matchLabels of a Deployment of that name, else a naming label (each of the
+    last two a guess from the name, said in a note)."""
     pods = ApiPath("/api/v1/namespaces/{namespace}/pods", namespace=namespace)
-    sel = _service_selector(services) or selector_of(deployments, name)
+    sel = _service_selector(services)
+    if not sel and (sel := selector_of(deployments, name)):
+        notes.append(f"{kind}: no Service {name} with a selector was read; found by the selector of the "
+                     f"Deployment named {name}, a guess from the name")
     if sel:
         plan.fetch(kind, pods, {"labelSelector": sel})
         return sel
@@ -285,9 +288,12 @@ def gather(get: Getter, namespace: str, upstream: str, caller: str, deadline: fl
     if not skip("pods", problems["upstream"]):
         up_sel = _fetch_pods(plan, "pods", namespace, upstream, services, deployments, notes)
     if not skip("caller-pods", problems["caller"]):
-        caller_deps = deployments if caller_ns == namespace else plan.fetch(
-            f"namespaces/{caller_ns}/deployments", ApiPath(apps + "deployments", namespace=caller_ns))
-        _fetch_pods(plan, "caller-pods", caller_ns, caller, None, caller_deps, notes)
+        # The caller's pods as the upstream's: through a Service named like it, else its Deployment, else labels.
+        caller_svcs = plan.fetch("caller-services", ApiPath(core + "services", namespace=caller_ns),
+                                 {"fieldSelector": f"metadata.name={caller}"})
+        caller_deps = None if _service_selector(caller_svcs) else deployments if caller_ns == namespace else \
+            plan.fetch(f"namespaces/{caller_ns}/deployments", ApiPath(apps + "deployments", namespace=caller_ns))
+        _fetch_pods(plan, "caller-pods", caller_ns, caller, caller_svcs, caller_deps, notes)
     # The pods' ReplicaSets carry the pod template's labels, so the pods' selector finds them; they name
     # the Deployment that owns the pods (ownerReferences). Without a selector, every ReplicaSet of the namespace.
     if not skip("replicasets", problems["upstream"]):

@@ -46,7 +46,7 @@ def test_collect_lists_each_kind_once_with_the_workload_selector(tmp_path: Path)
     pods = [r for r in api.requests if r.path == f"/api/v1/namespaces/{NS}/pods"]
     assert [r.query.get("labelSelector") for r in pods] == ["app=user-auth-service", "app=frontend-api"]
     lists = [r.path for r in api.lists()]
-    assert len(lists) == len(set(lists)) + 1          # only pods is asked twice: upstream and caller
+    assert len(lists) == len(set(lists)) + 2          # pods and services are asked twice: upstream and caller
     assert {r.authorization for r in api.requests} == {f"Bearer {TOKEN}"}
     rs = next(r for r in api.requests if r.path.endswith("/replicasets"))
     assert rs.query == {"labelSelector": "app=user-auth-service"}

@@ -213,7 +213,10 @@ def test_the_upstreams_deployment_is_the_one_that_owns_the_pods_its_service_sele
     assert {p.name for p in kube.pods} == {f"auth-server-v2-{HASH}-x7k2p", f"auth-server-v2-{HASH}-q9m4z"}
     assert kube.hpa is not None and kube.hpa.name == "auth-hpa"
     assert [p.name for p in kube.caller_pods] == [f"web-{CALLER_HASH}-r2d5n"]
-    assert not [n for n in kube.notes if "guess" in n]
+    # the upstream's pods came through its Service; the caller has none, so its Deployment's name is a guess
+    assert [n for n in kube.notes if "guess" in n] == [
+        "caller-pods: no Service web with a selector was read; found by the selector of the Deployment named web, "
+        "a guess from the name"]
 
 
 def test_the_source_selects_pods_by_the_services_selector_and_the_callers_in_its_own_namespace() -> None:
@@ -296,3 +299,16 @@ def test_the_resources_fix_names_a_statefulset_as_kubectl_takes_it() -> None:
     objects = _objects(cluster(statefulset=True))
     after = apply(command, objects)[("StatefulSet", NS, "auth-store")]
     assert after["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] == {"cpu": "2", "memory": "2Gi"}
+
+
+def test_the_callers_pods_come_through_a_service_named_like_it_whatever_its_deployment_is_called() -> None:
+    docs = cluster()
+    web_ctr = _container("web", "ghcr.io/example/web:7.0.3")
+    docs[f"/apis/apps/v1/namespaces/{CALLER_NS}/deployments"] = _list("DeploymentList", "apps/v1", [
+        _deployment("storefront-web", CALLER_NS, {"k8s-app": "web"}, 1, web_ctr)])
+    docs[f"/api/v1/namespaces/{CALLER_NS}/services"] = _list("ServiceList", "v1", [{
+        "apiVersion": "v1", "kind": "Service", "metadata": _meta("web", CALLER_NS),
+        "spec": {"selector": {"k8s-app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}}])
+    kube = _evidence(docs)
+    assert [p.name for p in kube.caller_pods] == [f"web-{CALLER_HASH}-r2d5n"]
+    assert not [n for n in kube.notes if "guess" in n], kube.notes
