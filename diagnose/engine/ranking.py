@@ -246,6 +246,12 @@ def _fixes(step: Step, base: Mapping[str, Fact], own: Sequence[Finding]) -> tupl
         filled = [fill_command(c, facts) for c in tmpl.commands]
         commands = tuple(c for c in filled if isinstance(c, str) and c)
         refused = dict.fromkeys(r.reason for r in filled if isinstance(r, Refused))
+        # Commands whose objects were not found are left out too (a template may offer one per runtime or
+        # per pod count, the others unfilled); when none is left, the fix says what it lacked.
+        lacking = dict.fromkeys(n for c, r in zip(tmpl.commands, filled, strict=True) if r is None
+                                for _, n, _, _ in string.Formatter().parse(c) if n and n not in facts)
+        if lacking and not commands and not refused:
+            refused[f"not found: {', '.join(lacking)}"] = None
         why = tmpl.why + (f" (command left out: {'; '.join(refused)})" if refused else "")
         return Fix(summary=summary, commands=commands, why=why)
 

@@ -252,3 +252,15 @@ def test_a_template_filled_by_several_findings_gives_one_fix_per_object():
     fixes = by_id(rank(_db_book(), results, INC, {}))["database"].fixes
     assert [f.summary for f in fixes] == ["End the transaction left idle (pid 201)",
                                           "End the transaction left idle (pid 202)"]
+
+
+def test_a_fix_whose_commands_all_lack_an_object_says_which_rather_than_dropping_them_silently():
+    book = Runbook(name="rb", title="rb", path="rb.yaml", signals=("upstream-timeout",), steps=(
+        Step("overload", "{upstream} is overloaded", 0.3, ("res",), (
+            FixTemplate("Add replicas to {upstream}", ("kubectl scale deployment/{deployment} -n {namespace} "
+                                                       "--replicas={replicas_suggested}",), "why"),)),),
+        relations=(), verdicts={"likely": 0.7, "possible": 0.4, "unlikely": 0.15})
+    results = [CheckResult("res", "finding", findings=(
+        Finding("overload", "for", 2.0, "prometheus", "CPU at 97%", facts={"replicas_suggested": 5}),))]
+    (fix,) = by_id(rank(book, results, INC, {"upstream": "auth", "namespace": "prod"}))["overload"].fixes
+    assert fix.commands == () and fix.why == "why (command left out: not found: deployment)"
