@@ -11,10 +11,7 @@ own TCP counters.
 from __future__ import annotations
 
 from ..model.finding import Fact
-from ..model.kube import KubeEvidence, Pod
-
-# The labels that name a workload, as parsers.kubernetes reads them (checks import the model only).
-NAME_LABELS = ("app", "app.kubernetes.io/name", "k8s-app")
+from ..model.kube import NAME_LABELS, KubeEvidence, Pod
 
 # Sidecars injected by a mesh: not the caller's own process.
 _SIDECARS = ("istio-proxy", "linkerd-proxy", "istio-init", "linkerd-init")

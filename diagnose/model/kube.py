@@ -271,6 +271,10 @@ class KubeEvidence:
         return f"{kind.lower()}/{name}" if kind in WORKLOAD_KINDS and name else None
 
 
+# Labels that name a workload by convention (app, the recommended app.kubernetes.io/name, the older
+# k8s-app): a last resort where no Service or owner says which pods are whose.
+NAME_LABELS = ("app", "app.kubernetes.io/name", "k8s-app")
+
 # Controllers of pods that `kubectl set resources` and `kubectl patch` take by kind/name.
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 

@@ -17,6 +17,7 @@ from .. import redact
 from ..errors import EvidenceError
 from ..model.kube import (
     HPA,
+    NAME_LABELS,
     Container,
     Deployment,
     Event,
@@ -54,7 +55,6 @@ _QUANTITY = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|
 _FORBIDDEN = re.compile(r'cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]+)")?')
 ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
 REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
-NAME_LABELS = ("app", "app.kubernetes.io/name", "k8s-app")
 
 
 def parse_quantity(value: object, *, field: str = "quantity") -> float:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
 from ..errors import SourceError
-from ..model.kube import selector_text
+from ..model.kube import NAME_LABELS, selector_text
 from ..model.names import is_dns_label, is_dns_subdomain, is_label_value
 from .base import Option, RawFiles, SourceOptions, Target
 from .bounded import AnswerTooLarge, DeadlineSpent, Watchdog, guard_pool_manager, read_capped
@@ -200,9 +200,6 @@ def _fetch_across(plan: _Plan, kind: str, group_version: str, namespace: str, ot
     notes.append(f"{kind}: the cluster-wide list was {why}; read in namespaces " + ", ".join((namespace, *others)))
 
 
-# Labels that name a workload by convention: a last resort, when no Service or Deployment of that name selects
-# its pods (parsers.kubernetes NAME_LABELS reads the same).
-NAMING_LABELS = ("app", "app.kubernetes.io/name", "k8s-app")
 
 
 def _fetch_pods(plan: _Plan, kind: str, namespace: str, name: str, services: Mapping[str, Any] | None,
@@ -218,7 +215,8 @@ def _fetch_pods(plan: _Plan, kind: str, namespace: str, name: str, services: Map
     if sel:
         plan.fetch(kind, pods, {"labelSelector": sel})
         return sel
-    for label in NAMING_LABELS:
+    # The naming labels (model.kube): a last resort, when no Service or Deployment of that name selects them.
+    for label in NAME_LABELS:
         sel = f"{label}={name}"
         doc = plan.fetch(kind, pods, {"labelSelector": sel})
         if doc is None:
