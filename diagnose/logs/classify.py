@@ -14,12 +14,35 @@ FAILURE = "failure"      # Envoy UF / URX that no signal claims (no 502/503/504)
 FAILURE_FLAGS = frozenset({"UF", "URX"})
 _FAILURE_MARKERS = (rb'U(?:F|RX)[",]',)
 
-_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((s.id, re.compile(s.words)) for s in SIGNALS)
+def _lower_case(words: str) -> re.Pattern[str] | None:
+    """The words as a case-sensitive regex for lower-cased ASCII text, when they are one (?i:...) group
+    with no upper-case letter and no inline flag inside: the same matches on ASCII text at half the cost
+    (the regex engine folds every character it compares under (?i)). None for words written otherwise."""
+    if not (words.startswith("(?i:") and words.endswith(")")):
+        return None
+    body = words[4:-1]
+    letters = re.sub(r"\\.", "", body)
+    if any(c.isupper() for c in letters) or re.search(r"\(\?[aiLmsux-]", body):
+        return None
+    try:
+        return re.compile(body)      # fails when the group does not span the words, as in (?i:a)|(?i:b)
+    except re.error:
+        return None
+
+
+_WORDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str] | None], ...] = tuple(
+    (s.id, re.compile(s.words), _lower_case(s.words)) for s in SIGNALS)
 
 
 def from_words(text: str) -> str | None:
     """The first signal whose words the text says, or None."""
-    for sid, words in _WORDS:
+    if text.isascii():
+        low = text.lower()
+        for sid, words, lower_case in _WORDS:
+            if lower_case.search(low) if lower_case is not None else words.search(text):
+                return sid
+        return None
+    for sid, words, _ in _WORDS:
         if words.search(text):
             return sid
     return None

@@ -4,6 +4,8 @@ is found among many lines and classified as that row's signal, in every format t
 from __future__ import annotations
 
 import json
+import random
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -145,3 +147,23 @@ def test_every_usual_spelling_is_an_event_in_a_logfmt_line(tmp_path):
     p = tmp_path / "app.log"
     p.write_text("".join(f'level=error msg="{text}" service=checkout upstream=payments\n' for _, text in USUAL))
     assert {i.signal: i.events for i in scan([str(p)]).incidents} == Counter(sid for sid, _ in USUAL)
+
+
+def _first_row_whose_words_match(text: str) -> str | None:
+    return next((s.id for s in SIGNALS if re.search(s.words, text)), None)
+
+
+def test_classifying_ascii_text_lower_cased_says_what_the_rows_words_say():
+    # from_words searches ASCII text lower-cased with case-sensitive copies of the words: it must agree
+    # with the words themselves on every case form, in text around them, ASCII or not.
+    rng = random.Random(7)
+    texts = [t for _, t in USUAL] + [s.words for s in SIGNALS] + ["GET /cart 200", "", "TIMEOUTS: 0", "ſ"]
+    texts += ["".join(c.upper() if rng.random() < 0.5 else c for c in t) for _, t in USUAL]
+    texts += [f"é {t} ü" for _, t in USUAL] + [f"xx{t}yy" for _, t in USUAL] + ["connection refuſed", "tİmeout"]
+    assert [(t, classify.from_words(t)) for t in texts] == [(t, _first_row_whose_words_match(t)) for t in texts]
+
+
+@pytest.mark.parametrize("words", ["(?i:a)|(?i:b)", "(?i:Abc)", "(?i:a(?-i:b))", r"(?i:\N{LATIN SMALL LETTER A})",
+                                   "timeout"])
+def test_words_that_are_not_one_lower_case_ignore_case_group_are_searched_as_written(words):
+    assert classify._lower_case(words) is None
