@@ -68,6 +68,25 @@ def restart_facts(ev: Evidence, stuck: list[str]) -> dict[str, Fact]:
     return out
 
 
+def dump_facts(td: ThreadEvidence, pod: str) -> dict[str, Fact]:
+    """What takes another dump of `pod` without harm, by the runtime its dumps came from: a JVM's jcmd (in the
+    container the exec source took it from, when it did), py-spy for Python. Go gets none (`go_pod` names it
+    for prose): SIGQUIT makes the Go runtime print its goroutines and exit, and the pprof endpoint's port is the
+    service's own choice. None either when the runtime is unknown: a command for another runtime would fail."""
+    ds = [d for d in td.dumps if d.pod == pod]
+    if not ds:
+        return {}
+    d = ds[-1]
+    if d.format.startswith("jvm"):
+        # jcmd 1: the JVM is the container's first process, as the exec source assumes (sources/kube_exec.py)
+        return {"jvm_container": d.container} if d.container else {"jvm_pid": 1}
+    if d.format.startswith("py-spy"):
+        return {"python_pid": 1}
+    if d.format == "go":
+        return {"go_pod": pod}
+    return {}
+
+
 def _quote(names: tuple[str, ...] | list[str], n: int = 3) -> str:
     return first_of([f'"{x}"' for x in names], n)
 
@@ -261,7 +280,7 @@ def _against(ev: ThreadEvidence, p: Mapping[str, Param]) -> Finding | None:
 @check("thread-dumps", needs=("thread-dumps",), causes=("deadlock", "database", "overload"), params=PARAMS,
        facts=("code_location", "code_locations", "lock_sites", "pod", "pods", "threads", "lock", "locks", "blocked",
               "holder", "requests_stopped", "request_threads", "pool", "pool_size", "waiting", "resource", "minutes",
-              "namespace", "stuck_pods",
+              "namespace", "stuck_pods", "jvm_pid", "jvm_container", "python_pid", "go_pod",
               "stuck_deployment", "stuck_pod_1", "stuck_pod_2", "stuck_pod_3"))
 def thread_dumps(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     """Thread dumps: lock cycles, contention, pools waiting on the database or a slow call."""
@@ -286,7 +305,9 @@ def thread_dumps(ev: Evidence, p: Mapping[str, Param]) -> list[Finding]:
     # A dump taken before the incident window shows how the pod was then, not during the incident.
     pinned = [f for f in (_pinning_finding(c, p) for c in td.pinning) if f is not None]
     extra_findings = _pool_findings(td, p) + _go_db_findings(td, p) + pinned
-    return [replace(f, stale=stale_dumps(ev, td, f)) for f in findings + extra_findings]
+    return [replace(f, stale=stale_dumps(ev, td, f),
+                    facts={**dump_facts(td, str(f.facts.get("pod") or "")), **f.facts})
+            for f in findings + extra_findings]
 
 
 def stale_dumps(ev: Evidence, td: ThreadEvidence, f: Finding) -> str | None:

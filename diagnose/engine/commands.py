@@ -46,6 +46,9 @@ PLACEHOLDER_KINDS: Mapping[str, str] = {
     "stuck_pod_1": "dns_subdomain",        # ... or these, one `kubectl delete pod` each
     "stuck_pod_2": "dns_subdomain",
     "stuck_pod_3": "dns_subdomain",
+    "jvm_pid": "pid",                      # checks/threads.py dump_facts: the runtime the dumps came from
+    "jvm_container": "dns_label",
+    "python_pid": "pid",
     "caller_pod": "dns_subdomain",         # checks/netpath.py: where a request to the upstream is timed from
     "caller_container": "dns_label",
     "caller_namespace": "dns_label",       # the caller's pod's namespace (the caller may live in another)

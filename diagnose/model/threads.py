@@ -88,13 +88,14 @@ class ThreadDump:
 
     source: str                            # the file it came from
     pod: str                               # the pod (or the file group) it belongs to
-    format: str                            # "jvm", "jvm-json", "go", "py-spy", "jmx"
+    format: str                            # "jvm", "jvm-json", "jvm-plain", "go", "py-spy", "dotnet-stack"
     threads: tuple[ThreadInfo, ...]
     taken_at: datetime | None = None
     runtime: str = ""                      # "OpenJDK 64-Bit Server VM (17.0.15+6 ...)", "Python v3.11.4"
     index: int = 0                         # position in the file when one file holds several dumps
     jvm_deadlocks: tuple[tuple[str, ...], ...] = ()   # thread names of each "Found one Java-level deadlock"
     notes: tuple[str, ...] = ()            # truncation, unparsed lines
+    container: str = ""                    # the container it was taken in, when the exec source took it
 
 
 @dataclass(frozen=True)

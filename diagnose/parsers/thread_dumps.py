@@ -11,6 +11,7 @@ import gc
 import json
 import re
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Iterator
 
@@ -23,7 +24,8 @@ from .threaddump.detect import decode, detect
 SKIPPED = "_skipped.txt"      # written by sources/thread_dumps.py: files left out over the size caps
 # Where sources/kube_exec.py notes the pods it could not take a dump from: its errors.json, handed to this
 # parser under the exec source's name (it feeds thread-dumps: engine.registry).
-EXEC_ERRORS = "exec-thread-dumps/errors.json"
+EXEC_DIR = "exec-thread-dumps"
+EXEC_ERRORS = f"{EXEC_DIR}/errors.json"
 
 # One counter, timestamp or dump word after a separator; a name ends in a run of them (`pod-a.2.jstack`).
 _COUNTER = re.compile(r"[._\-](?:\d+|\d{4}-\d\d-\d\d(?:[T_ ][\d:\-.]+Z?)?|\d{8}[T_-]?\d{0,6}|jstack|jcmd|threads?|"
@@ -40,6 +42,15 @@ def pod_of(path: str) -> str:
     if len(parts) >= 2:
         return parts[-2]
     stem = _EXT.sub("", p.name)
+    return _strip_counters(stem) or stem
+
+
+def container_of(path: str) -> str:
+    """The container a dump of the exec source was taken in (`exec-thread-dumps/<pod>/<container>-1.txt`), or ""."""
+    parts = PurePosixPath(path).parts
+    if len(parts) != 3 or parts[0] != EXEC_DIR:
+        return ""
+    stem = _EXT.sub("", parts[2])
     return _strip_counters(stem) or stem
 
 
@@ -121,7 +132,8 @@ def load(files: RawFiles, target: Target | None = None) -> ThreadEvidence:
             notes.extend(_exec_errors(files[path]))
             continue
         ds, ns = parse_file(path, files[path])
-        dumps.extend(d for d in ds if d.threads)
+        container = container_of(path)
+        dumps.extend(replace(d, container=container) if container else d for d in ds if d.threads)
         notes.extend(ns)
         notes.extend(n for d in ds if not d.threads for n in d.notes)
     if not dumps:
