@@ -86,3 +86,20 @@ def test_source_without_the_option_is_skipped_and_a_missing_dir_is_one_line():
     assert source.skip_reason(SourceOptions(thread_dumps="/x")) is None
     with pytest.raises(SourceError, match="not a directory"):
         source.collect(SourceOptions(thread_dumps="/nonexistent/dumps"), None, deadline=float("inf"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", [
+    '123\n2026-01-01T00:00:00Z\nv\n\n#1 "x" virtual BOGUS\n    at (\n    - waiting on <>\n    - locked <@>\n',
+    '1\n2026-13-45T99:99:99Z\n\n#2 ""\n',
+    'Thread (0x1):\n  !\n  a!b(\n  [Native Frames]\nThread (0xZZ):\n',
+    '"ForkJoinPool-1-worker-1" #23 daemon prio=5\n   Mounted virtual thread #\n   Mounted virtual thread #5\n'
+    '\tat x.y(Z)\n\t- waiting on the Class initialization monitor for \n',
+    '"c" #1 prio=5\n   Mounted virtual thread #9\n   Locked ownable synchronizers:\n\t- None\n',
+    '[{"thread_id": 1, "frames": [{"name": "a", "line": "x", "short_filename": 5}], "thread_name": 7, "active": 1}]',
+    '{"threadDump": {"threadContainers": [{"container": "<root>", "threads": [{"name": "v", "virtual": true, '
+    '"carrier": {"x": 1}, "stack": ["jdk.internal.vm.Continuation.run"]}]}]}}',
+], ids=["plain", "plain-bad-time", "dotnet", "mounted", "mounted-empty", "pyspy-json", "json-carrier"])
+def test_malformed_jdk21_pyspy_json_and_dotnet_forms_load_without_error(text):
+    dumps, notes = parse_file("p/1.txt", text.encode())
+    assert dumps and notes == []
+    load({"p/1.txt": text.encode()})          # the analysis, pinning included, takes them as they are

@@ -28,7 +28,7 @@ _LOCK = re.compile(
     r"^[ \t]+- (?P<what>locked|waiting to lock|waiting on|parking to wait for|waiting to re-lock in wait\(\)"
     r"|eliminated)"
     # JDK 22+: "- waiting on the Class initialization monitor for <class>" (a thread waiting for another's <clinit>)
-    r"\s+(?:the Class initialization monitor for (?P<cinit>[^\s]+)"
+    r"\s+(?:the Class initialization monitor for ?(?P<cinit>\S*)"
     r"|<(?P<addr>[^>]*)>(?: \(a (?P<cls>[^)\r\n]*)\))?|(?P<obj>\S+))", re.M)
 _OWNABLE = re.compile(r"^[ \t]+Locked (?:ownable )?synchronizers:.*$", re.M)
 _SYNC_ITEM = re.compile(r"^[ \t]+- (?:locked )?"

@@ -77,7 +77,7 @@ def _pinned_reason(m: _Mounted) -> str | None:
     if not t.carrier:
         return None
     if t.waiting_for is not None and t.waiting_for.id == "class-init":
-        return f"waiting for {t.waiting_for.class_name.rsplit('.', 1)[-1]}'s class initializer"
+        return f"waiting for {t.waiting_for.class_name.rsplit('.', 1)[-1] or 'a class'}'s class initializer"
     if t.wait_kind == "monitor" or t.state == "BLOCKED":
         return "blocked entering synchronized"
     if t.wait_kind == "object-wait":
