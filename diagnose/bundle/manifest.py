@@ -82,6 +82,8 @@ def _incident(d: Mapping[str, object]) -> Incident:
         seen_by=_views(d.get("seen_by", _ABSENT)),
         upstream_address=_text(d.get("upstream_address", _ABSENT), "incident.upstream_address", optional=True),
         upstream_note=_text(d.get("upstream_note", _ABSENT), "incident.upstream_note", optional=True),
+        caller_logged=_text(d.get("caller_logged", _ABSENT), "incident.caller_logged", optional=True),
+        caller_note=_text(d.get("caller_note", _ABSENT), "incident.caller_note", optional=True),
     )
 
 

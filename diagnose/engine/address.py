@@ -11,12 +11,14 @@ in the bundle (folder `upstream-address/`), the incident as resolved in its mani
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Sequence
 
 from ..errors import DiagnoseError
 from ..logs.vantage import fold
+from ..logs.wrappers import DEFAULT_CALLERS
 from ..model.address import AddressName
 from ..model.evidence import SourceStatus
 from ..model.incident import iso
@@ -44,13 +46,31 @@ def resolve(target: Target, opts: SourceOptions, progress: Progress | None = Non
 
     With the `scan` the incident came from, the caller's other addresses for the signal are looked up in
     what is left of the budget; those of the same Service join the incident, and the scan's incidents are
-    folded again under the names found (so the others listed are what is left)."""
-    if kube_address.address_of(target.upstream) is None or kubernetes.skip_reason(opts) is not None:
+    folded again under the names found (so the others listed are what is left). A caller known only as
+    its sidecar ("envoy") is named by the pod its calls came from (`_name_caller`)."""
+    if kubernetes.skip_reason(opts) is not None:
+        return target, {}
+    peer = _proxy_peer(target, scan)
+    if kube_address.address_of(target.upstream) is None and peer is None:
         return target, {}
     if progress:
         progress(NAME, None)
     started = time.monotonic()
     deadline = started + opts.timeout
+    status, files = SourceStatus(NAME, "ok", None, 0), dict[str, bytes]()
+    if kube_address.address_of(target.upstream) is not None:
+        target, status, files = _name_upstream(target, opts, deadline, started, scan)
+    if peer is not None:
+        target, caller_files = _name_caller(target, peer, opts, deadline, started)
+        files.update({f"caller/{rel}": data for rel, data in caller_files.items()})
+        status = replace(status, duration_ms=_ms(started))
+    if progress:
+        progress(NAME, status)
+    return target, {NAME: Gathered(status, files)}
+
+
+def _name_upstream(target: Target, opts: SourceOptions, deadline: float, started: float, scan: LogScan | None,
+                   ) -> tuple[Target, SourceStatus, dict[str, bytes]]:
     named, status, files = _lookup(target, opts, deadline, started)
     joined: list[str] = []
     if named.name and scan is not None and scan.groups is not None:
@@ -66,8 +86,6 @@ def resolve(target: Target, opts: SourceOptions, progress: Progress | None = Non
                 if (other.name, other.namespace) == (named.name, named.namespace):
                     joined.append(address)
         scan.incidents, scan.kept = fold(scan.groups, KEEP_LINES, names)
-    if progress:
-        progress(NAME, status)
     resolved = named_target(target, named, opts.namespace, joined)
     if joined:
         merged = next((i for i in scan.incidents if (i.signal, i.service, i.upstream) == (
@@ -75,7 +93,35 @@ def resolve(target: Target, opts: SourceOptions, progress: Progress | None = Non
         if merged is not None:
             resolved = replace(resolved, incident=replace(
                 merged, upstream_address=target.upstream, upstream_note=resolved.incident.upstream_note))
-    return resolved, {NAME: Gathered(status, files)}
+    return resolved, status, files
+
+
+def _proxy_peer(target: Target, scan: LogScan | None) -> str | None:
+    """The address most of a sidecar's calls came from, when the incident's caller is only the proxy's name
+    (an Envoy access log read alone): on an outbound call, the caller's pod IP."""
+    inc = target.incident.as_logged()
+    if scan is None or scan.groups is None or inc.service not in DEFAULT_CALLERS:
+        return None
+    peers: Counter[str] = Counter()
+    for (signal, caller, upstream, via), acc in scan.groups.signals.items():
+        if (signal, caller, upstream) == (inc.signal, inc.service, inc.upstream) and via:
+            peers.update(acc.peers)
+    found = [ip for ip, _ in peers.most_common() if kube_address.address_of(ip) is not None]
+    return found[0] if found else None
+
+
+def _name_caller(target: Target, peer: str, opts: SourceOptions, deadline: float, started: float,
+                 ) -> tuple[Target, dict[str, bytes]]:
+    """The incident whose caller is the workload of the pod at `peer` (else as it was, with a note why)."""
+    inc = target.incident
+    named, _, files = _lookup(replace(target, incident=replace(inc, upstream=peer)), opts, deadline, started)
+    name = named.workload[1] if named.workload else named.service
+    how = f"caller named from the {inc.service} log's downstream address: {named.note()}"
+    if name:
+        inc = replace(inc, service=name, caller_logged=inc.service, caller_note=how)
+    else:
+        inc = replace(inc, caller_note=how)
+    return replace(target, incident=inc), files
 
 
 def _siblings(target: Target, scan: LogScan) -> list[str]:

@@ -29,7 +29,10 @@ LINE = re.compile(
     r'\[(?P<ts>[^\]]+)\] "(?P<req>[^"]*)" (?P<code>\d{1,3}) (?P<flags>\S+) '
     r'(?:(?P<details>[^\s"]+) (?P<term>[^\s"]+) "(?P<tfr>[^"]*)" )?'
     r'(?P<rx>\d+) (?P<tx>\d+) (?P<dur>\d+|-) (?P<ust>\S+) "(?P<xff>[^"]*)" "(?P<ua>[^"]*)" '
-    r'"(?P<rid>[^"]*)" "(?P<authority>[^"]*)" "(?P<uhost>[^"]*)"(?: (?P<cluster>\S+))?')
+    r'"(?P<rid>[^"]*)" "(?P<authority>[^"]*)" "(?P<uhost>[^"]*)"(?: (?P<cluster>\S+))?'
+    # Istio's default adds %UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS%
+    # (istio.io/latest/docs/tasks/observability/logs/access-log): on an outbound call the remote is the app.
+    r'(?: (?P<ulocal>\S+) (?P<dlocal>\S+) (?P<dremote>\S+))?')
 STRUCTURE = rb"\[\d{4}-\d\d-\d\dT[^\]]*\] \""
 
 
@@ -50,7 +53,8 @@ def parse(line: str, default_service: str = "envoy") -> Event | None:
     dur = m.group("dur")
     return Event(kind=kind, service=default_service, upstream=upstream, ts=parse_text(m.group("ts")),
                  duration_ms=float(dur) if dur != "-" else None, namespace=ns, via="envoy",
-                 detail=m.group("flags") if m.group("flags") != "-" else m.group("code"))
+                 detail=m.group("flags") if m.group("flags") != "-" else m.group("code"),
+                 peer=m.group("dremote") if m.group("dremote") and m.group("dremote") != "-" else "")
 
 
 def looks_like(line: str) -> bool:

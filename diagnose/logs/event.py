@@ -22,6 +22,9 @@ class Event:
     # seen from several vantage points is folded into one (logs/vantage.py), each view counted apart.
     via: str = ""
     detail: str = ""                 # what the proxy said of it: Envoy response flags, nginx/HAProxy status
+    # The address a sidecar's call came from (Envoy's %DOWNSTREAM_REMOTE_ADDRESS%: the caller's pod IP on an
+    # outbound call), by which a proxy's caller is named from the cluster (engine/address.py).
+    peer: str = ""
 
 
 class Skip(Exception):

@@ -138,6 +138,8 @@ RULES: tuple[Rule, ...] = (
                   "rpc.grpc.status_code"),
          f"go-grpc-middleware grpc.code {GRPC_MW}; OTel rpc.grpc.status_code {OTEL}; Envoy %GRPC_STATUS%"),
     Rule("flags", ("response_flags", "responseFlags", "flags"), f"Envoy %RESPONSE_FLAGS% {ENVOY}"),
+    Rule("peer", ("downstream_remote_address", "downstreamRemoteAddress"),
+         f"Envoy %DOWNSTREAM_REMOTE_ADDRESS% {ENVOY}"),
     # ingress-nginx's access log as JSON (log-format-escape-json, log-format-upstream): the upstream is
     # $proxy_upstream_name (`<namespace>-<service>-<port>`), what it answered $upstream_status, and the
     # caller is the ingress (its $service_name / $namespace are the backend's). Keys as its docs' variables

@@ -281,6 +281,7 @@ def event_from_record(rec: Mapping[str, Any], default_service: str = "unknown") 
         if ev.service == "unknown":
             ev.service = "envoy"
         ev.via, ev.detail = "envoy", _pick(rec, plan.get("flags")) or ""
+        ev.peer = _pick(rec, plan.get("peer")) or ""
     return ev
 
 

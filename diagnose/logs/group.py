@@ -31,6 +31,7 @@ class GroupAcc:
     timeouts: Counter[float] = field(default_factory=Counter)
     namespaces: Counter[str] = field(default_factory=Counter)
     details: Counter[str] = field(default_factory=Counter)      # a proxy's flags or status codes
+    peers: Counter[str] = field(default_factory=Counter)        # where a sidecar's calls came from (IPs)
     kept: list[bytes] = field(default_factory=list)
 
     def add(self, ev: Event, raw: bytes, keep: int) -> None:
@@ -48,6 +49,11 @@ class GroupAcc:
             self.namespaces[ev.namespace] += 1
         if ev.detail and (ev.detail in self.details or len(self.details) < MAX_VALUES):
             self.details[ev.detail] += 1
+        if ev.peer:
+            ip = ev.peer.rsplit(":", 1)[0] if ev.peer.count(":") == 1 or ev.peer.startswith("[") else ev.peer
+            ip = ip.strip("[]")
+            if ip in self.peers or len(self.peers) < MAX_VALUES:
+                self.peers[ip] += 1
         if len(self.kept) < keep:
             self.kept.append(bytes(raw.rstrip(b"\r")))
 
@@ -61,6 +67,7 @@ class GroupAcc:
         self.timeouts.update(o.timeouts)
         self.namespaces.update(o.namespaces)
         self.details.update(o.details)
+        self.peers.update(o.peers)
         self.kept.extend(o.kept[:max(0, keep - len(self.kept))])
 
 

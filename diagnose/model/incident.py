@@ -88,6 +88,10 @@ class Incident:
     # address as logged, and one line saying what it is, or that it matches nothing any more.
     upstream_address: str | None = None
     upstream_note: str | None = None
+    # A caller the logs named only as its proxy ("envoy"), once the cluster said whose pod the sidecar's calls
+    # came from: the name as logged, and one line saying how it was found.
+    caller_logged: str | None = None
+    caller_note: str | None = None
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -111,11 +115,16 @@ class Incident:
             out["upstream_address"] = self.upstream_address
         if self.upstream_note:
             out["upstream_note"] = self.upstream_note
+        if self.caller_logged:
+            out["caller_logged"] = self.caller_logged
+        if self.caller_note:
+            out["caller_note"] = self.caller_note
         return out
 
     def as_logged(self) -> "Incident":
-        """The incident as the logs named it (its upstream an address again, when it was one)."""
-        return replace(self, upstream=self.upstream_address) if self.upstream_address else self
+        """The incident as the logs named it (its upstream an address again, its caller the proxy's name)."""
+        return replace(self, upstream=self.upstream_address or self.upstream,
+                       service=self.caller_logged or self.service)
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> "Incident":
@@ -131,6 +140,7 @@ class Incident:
                 (str(k), int(n)) for k, n in (v.get("details") or {}).items()))
                 for v in doc.get("seen_by") or ()),
             upstream_address=doc.get("upstream_address"), upstream_note=doc.get("upstream_note"),
+            caller_logged=doc.get("caller_logged"), caller_note=doc.get("caller_note"),
         )
 
 

@@ -51,6 +51,8 @@ def _incident_lines(report: Report) -> list[str]:
         lines.append("seen by: " + "; ".join(v.words() for v in inc.seen_by))
     if inc.upstream_note:               # the upstream was logged by address: what the cluster said it is
         lines.append(inc.upstream_note)
+    if inc.caller_note:                 # the caller was logged as its proxy: whose pod the calls came from
+        lines.append(inc.caller_note)
     return lines
 
 

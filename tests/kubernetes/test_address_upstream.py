@@ -204,3 +204,26 @@ def test_the_addresses_of_one_services_pods_are_one_incident_and_others_stay_apa
     # The third address is another workload's: a separate incident, listed under its own name.
     assert [(o["upstream"], o["events"]) for o in report.get("other_incidents", [])] == [("frontend-api", 10)]
     assert _diagnose(tmp_path, "analyze", str(tmp_path / "bundle"))["incident"]["events"] == 80
+
+
+def test_a_sidecar_log_read_alone_is_its_pods_workloads_calls_not_envoys(tmp_path: Path) -> None:
+    # Istio's default access log of an outbound call: after the cluster, %UPSTREAM_LOCAL_ADDRESS%
+    # %DOWNSTREAM_LOCAL_ADDRESS% (the Service's ClusterIP) %DOWNSTREAM_REMOTE_ADDRESS% (the app: its pod IP).
+    caller_ip = "10.0.1.60"            # frontend-api's first pod in the overload cluster
+    log = tmp_path / "envoy.log"
+    log.write_text("".join(
+        f'[{(sc.ONSET + timedelta(seconds=15 * i)).strftime("%Y-%m-%dT%H:%M:%S")}.000Z] "POST /login HTTP/1.1" 504 UT '
+        f'response_timeout - "-" 312 24 10001 - "-" "okhttp/4.9.3" "id-{i}" "{sc.UPSTREAM}:8080" "{POD_IP}:8080" '
+        f"outbound|8080||{sc.UPSTREAM}.{sc.NAMESPACE}.svc.cluster.local 10.0.1.60:51234 {CLUSTER_IP}:8080 "
+        f"{caller_ip}:{40000 + i} - default\n" for i in range(20)))
+    with KubeAPI(fk.cluster("overload")) as api:
+        report = _diagnose(tmp_path, "run", "--log", str(log), "--kubeconfig", str(api.kubeconfig(tmp_path)),
+                           "--timeout", "30", "--bundle-out", str(tmp_path / "bundle"))
+        asked = _asked(api, "/api/v1/pods")
+    incident = report["incident"]
+    assert (incident["service"], incident["caller_logged"]) == ("frontend-api", "envoy")
+    assert incident["caller_note"].startswith(
+        f"caller named from the envoy log's downstream address: {caller_ip} is pod frontend-api-")
+    assert {"fieldSelector": f"status.podIP={caller_ip}"} in asked
+    analyzed = _diagnose(tmp_path, "analyze", str(tmp_path / "bundle"))["incident"]
+    assert (analyzed["service"], analyzed["events"]) == ("frontend-api", 20)
