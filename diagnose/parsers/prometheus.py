@@ -78,7 +78,10 @@ def _series(doc: object, path: str, unread: Counter[str] | None = None) -> list[
     for i, item in enumerate(data["result"]):
         if not isinstance(item, dict):
             raise EvidenceError(f"{path}: field 'result[{i}]': not an object")
-        labels = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
+        metric = item.get("metric") or {}
+        if not isinstance(metric, dict):
+            raise EvidenceError(f"{path}: field 'result[{i}].metric': not an object of labels")
+        labels = {str(k): str(v) for k, v in metric.items()}
         pts: Points = {}
         values = item.get("values") or ([item["value"]] if "value" in item else [])
         for pair in values:

@@ -23,9 +23,15 @@ def _pair_as_object(doc: Any) -> None:
     doc["response"]["data"]["result"][0]["values"][0] = {"t": 1698402600, "v": "0.5"}
 
 
+def _metric_as_text(doc: Any) -> None:
+    doc["response"]["data"]["result"][0]["metric"] = "pod=user-auth-service-0"
+
+
 @given(case=mutated_source("prometheus", SEEDS))
 # A [time, "value"] pair that is an object: KeyError 0 before the fix.
 @example(case=edited(SEEDS, "database", "cpu.json", _pair_as_object))
+# A series' labels as a string: AttributeError ('str' has no 'items') before the fix.
+@example(case=edited(SEEDS, "database", "cpu.json", _metric_as_text))
 def test_mutated_query_answers_load_or_raise_an_evidence_error(case: Case) -> None:
     ev = parses_or_refuses("prometheus.load", lambda: prometheus.load(case.files, TARGETS[case.scenario]))
     assert ev is None or isinstance(ev, MetricsEvidence)
