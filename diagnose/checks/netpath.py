@@ -45,8 +45,29 @@ def caller_facts(kube: KubeEvidence | None) -> dict[str, Fact]:
 
 
 def _caller_pod(kube: KubeEvidence) -> Pod | None:
-    running = [p for p in kube.caller_pods if p.phase == "Running"]
+    return _running(kube.caller_pods)
+
+
+def _running(pods: tuple[Pod, ...]) -> Pod | None:
+    running = [p for p in pods if p.phase == "Running"]
     return next((p for p in running if p.ready), None) or (running[0] if running else None)
+
+
+def upstream_facts(kube: KubeEvidence | None) -> dict[str, Fact]:
+    """Where a command can run in the upstream: one of its running pods, its JVM container when one looks
+    like a JVM (image, java command, JAVA_* env), and the Service's first port."""
+    if kube is None:
+        return {}
+    out: dict[str, Fact] = {}
+    pod = _running(kube.pods)
+    if pod is not None:
+        out["upstream_pod"] = pod.name
+        jvm = next((c.name for c in pod.containers if c.jvm), "")
+        if jvm:
+            out["upstream_jvm_container"] = jvm
+    if kube.service is not None and kube.service.ports:
+        out["upstream_port"] = kube.service.ports[0]
+    return out
 
 
 def network_facts(kube: KubeEvidence | None) -> dict[str, Fact]:

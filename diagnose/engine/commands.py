@@ -56,6 +56,8 @@ PLACEHOLDER_KINDS: Mapping[str, str] = {
     "node": "dns_subdomain",               # checks/podhealth.py: a node under the upstream's pods in trouble
     "evicted_pod": "dns_subdomain",        # checks/podhealth.py: a pod of the upstream the kubelet evicted
     "upstream_port": "port",
+    "upstream_pod": "dns_subdomain",             # engine.diagnose.base_facts: a running pod of the upstream
+    "upstream_jvm_container": "dns_label",
     "upstream_deployment": "dns_subdomain",  # engine.diagnose.base_facts, for the fallback commands
     "pod_selector": "selector",            # engine.diagnose.base_facts: the pods its Deployment selects
     "caller_label_key": "label_key",       # inside a JSON merge patch: plain-word kinds only

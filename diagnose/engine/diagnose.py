@@ -11,7 +11,7 @@ from typing import Callable, Mapping, Sequence
 
 from ..bundle.store import Bundle
 from ..checks.metrics import notes_for as prometheus_notes
-from ..checks.netpath import caller_facts
+from ..checks.netpath import caller_facts, upstream_facts
 from ..errors import DiagnoseError
 from ..model.evidence import Evidence, SourceStatus
 from ..model.finding import CheckResult, Fact
@@ -171,6 +171,8 @@ def base_facts(evidence: Evidence, target: Target) -> dict[str, Fact]:
             facts["upstream_deployment"] = kube.deployment_name
         # Where a command runs as the caller (its pod, found through its own pods, never `deploy/<caller>`).
         facts.update(caller_facts(kube))
+        # Where a command runs in the upstream (a pod, its JVM container) and the port its Service serves.
+        facts.update(upstream_facts(kube))
     if inc.timeout_ms:
         facts["caller_timeout_ms"] = int(inc.timeout_ms)
         facts["caller_timeout"] = f"{inc.timeout_ms / 1000:g}s"

@@ -24,7 +24,8 @@ from .registry import checks as registered_checks
 # Facts every fix may use (engine.diagnose.base_facts): the incident's, and the upstream's Deployment and
 # pod selector, and a pod of the caller's to run a command in, when the Kubernetes source found them.
 BASE_FACTS = ("service", "caller", "upstream", "namespace", "caller_timeout_ms", "caller_timeout",
-              "upstream_deployment", "pod_selector", "caller_pod", "caller_container", "caller_namespace")
+              "upstream_deployment", "pod_selector", "caller_pod", "caller_container", "caller_namespace",
+              "upstream_pod", "upstream_jvm_container", "upstream_port")
 
 # The catalogue every report ranks (contract section 1). The check is data: a runbook names the causes it
 # must rank under `requires_causes:` (every shipped runbook names these six, a test holds them so; a runbook

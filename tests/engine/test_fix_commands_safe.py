@@ -54,6 +54,7 @@ FACTS: dict[str, str | int | float] = {
     "stuck_pod_2": "user-auth-service-7d9f8b6c5-9hq7m", "stuck_pod_3": "user-auth-service-7d9f8b6c5-tz6wn",
     # the dump command of the runtime the dumps showed (checks/threads.py dump_facts)
     "jvm_pid": 1, "jvm_container": "user-auth-service", "python_pid": 1,
+    "upstream_pod": "user-auth-service-7d9f8b6c5-4xk2p", "upstream_jvm_container": "user-auth-service",
     # node trouble (checks/podhealth.py)
     "node": "ip-10-0-2-23.ec2.internal", "node_condition": "MemoryPressure since 10:12Z",
     "evicted_pod": "user-auth-service-7d9f8b6c5-9hq7m",
