@@ -264,3 +264,19 @@ def test_a_fix_whose_commands_all_lack_an_object_says_which_rather_than_dropping
         Finding("overload", "for", 2.0, "prometheus", "CPU at 97%", facts={"replicas_suggested": 5}),))]
     (fix,) = by_id(rank(book, results, INC, {"upstream": "auth", "namespace": "prod"}))["overload"].fixes
     assert fix.commands == () and fix.why == "why (command left out: not found: deployment)"
+
+
+def test_with_no_dump_the_deadlock_fix_offers_jcmd_only_in_a_container_that_looks_like_a_jvm():
+    from diagnose.engine.runbook import for_signal
+
+    book = for_signal("upstream-timeout")
+    base = {"upstream": "ledger", "namespace": "pay", "upstream_pod": "ledger-5c8d7f9b4-x2x4z"}
+    results = [CheckResult("thread-dumps", "skipped", error="no --thread-dumps given")]
+
+    def deadlock_fixes(facts: dict) -> list:
+        return next(c for c in rank(book, results, INC, facts) if c.id == "deadlock").fixes
+
+    go = deadlock_fixes(base)                     # a Go service: no container looks like a JVM
+    assert [f.commands for f in go] == [()] and "never SIGQUIT" in go[0].why
+    jvm = deadlock_fixes({**base, "upstream_jvm_container": "ledger"})
+    assert jvm[0].commands == ("kubectl exec -n pay ledger-5c8d7f9b4-x2x4z -c ledger -- jcmd 1 Thread.print -l",)
