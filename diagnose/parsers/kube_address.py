@@ -10,6 +10,7 @@ from ..errors import EvidenceError
 from ..model.address import AddressName, canonical_ip, cluster_ips, controller_of
 from ..model.names import is_dns_label, is_dns_subdomain
 from ..model.target import RawFiles
+from ..model.text import single_line
 
 RESOLUTION = "resolution.json"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"   # the EndpointSlice controller's label naming the Service
@@ -64,7 +65,16 @@ def _slice_of(files: RawFiles, ip: str, namespace: str) -> dict[str, Any] | None
 
 
 def load(files: RawFiles) -> AddressName:
-    """What the address was, from the kept answers; names that are not Kubernetes names are left out."""
+    """What the address was, from the kept answers; names that are not Kubernetes names are left out. A
+    document whose fields are not the API's shapes (a bool for `labels`: tests/fuzz) is one evidence error."""
+    try:
+        return _load(files)
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError) as e:
+        raise EvidenceError("upstream-address: a document has a field of an unexpected type "
+                            f"({e.__class__.__name__}: {single_line(e, 160)})") from None
+
+
+def _load(files: RawFiles) -> AddressName:
     info = _doc(files, RESOLUTION)
     if not info:
         raise EvidenceError(f"{RESOLUTION} is missing or not a JSON object")
