@@ -125,6 +125,10 @@ def test_istio_access_log_ut_is_a_timeout_and_uf_503_an_unavailable_upstream():
     assert (unavailable.signal, unavailable.upstream, unavailable.events) == ("upstream-unavailable",
                                                                                "user-auth-service", 1)
     assert r.failures == {}
+    # Istio's %DOWNSTREAM_REMOTE_ADDRESS% of each outbound call: the app's pod, by which a caller known only
+    # as "envoy" is named from the cluster (engine/address.py).
+    peers = {k[0]: dict(acc.peers) for k, acc in r.groups.signals.items()}
+    assert peers == {"upstream-timeout": {"10.244.2.11": 2}, "upstream-unavailable": {"10.244.2.11": 1}}
 
 
 def test_envoy_default_format_reads_the_authority_as_upstream():
