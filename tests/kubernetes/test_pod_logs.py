@@ -91,9 +91,11 @@ def test_run_from_a_deployment_diagnoses_the_incident_from_the_pods_logs_alone(t
     report = json.loads(done.stdout)
     incident = report["incident"]
     # 12 + 12 app timeouts and 5 of the restarted container; the hour-old one is outside --since; the
-    # sidecars' 24 access lines of the same calls name the same caller (the pod's workload).
+    # sidecars' 24 access lines are the same calls, seen by the proxy: one incident of the pods' workload,
+    # the calls counted once.
     assert (incident["service"], incident["upstream"]) == (sc.CALLER, sc.UPSTREAM)
-    assert incident["events"] >= 29 and incident["timeout_ms"] == 10000
+    assert incident["events"] == 29 and incident["timeout_ms"] == 10000
+    assert [(v["log"], v["events"]) for v in incident["seen_by"]] == [("app", 29), ("envoy", 24)]
     assert report["sources"]["pod-logs"]["status"] == "ok"
     assert report["sources"]["kubernetes"]["status"] == "ok"
     asked = {(r.path.split("/")[-2], r.query.get("container"), r.query.get("previous")) for r in _log_calls(api)}
