@@ -13,7 +13,8 @@ command -v javac >/dev/null && command -v jstack >/dev/null && command -v jcmd >
 command -v jq >/dev/null || need+=(jq)
 command -v go >/dev/null || need+=(golang-go)
 command -v openssl >/dev/null || need+=(openssl)      # test certificates for the kubeconfig client-key tests
-[ -x /usr/sbin/nginx ] || need+=(nginx-light)         # a real nginx writes the logs tests/logs reads
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)         # a real nginx and HAProxy write the logs tests/logs reads
+[ -x /usr/sbin/haproxy ] || need+=(haproxy)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
