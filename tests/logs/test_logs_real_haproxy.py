@@ -7,50 +7,28 @@ was refused: the configuration manual's section 8.5), and they become the right 
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import threading
-import time
-import urllib.error
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from diagnose.logs.scan import scan
+from tests.servers.ports import free_port, get_each, slow_upstream, wait_listening
 
 pytestmark = pytest.mark.integration
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Slow(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        time.sleep(2.5)                 # longer than HAProxy's `timeout server 1s`
-        try:
-            self.send_response(200)
-            self.end_headers()
-        except OSError:
-            pass
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def test_haproxys_own_log_gives_server_timeouts_and_refusals_by_backend(tmp_path: Path) -> None:
     if not Path(HAPROXY).exists():
         pytest.skip("haproxy is not installed (scripts/test.sh installs it)")
-    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    port, closed = _free_port(), _free_port()
-    conf = tmp_path / "haproxy.cfg"
-    conf.write_text(f"""
+    port, closed = free_port(), free_port()
+    out = tmp_path / "haproxy.log"
+    with slow_upstream(2.5) as up_port, out.open("wb") as sink:       # longer than `timeout server 1s`
+        conf = tmp_path / "haproxy.cfg"
+        conf.write_text(f"""
 global
   log stdout format raw local0
 defaults
@@ -65,31 +43,17 @@ frontend http-in
   use_backend payment if {{ path_beg /charge }}
   default_backend ledger
 backend payment
-  server srv1 127.0.0.1:{upstream.server_address[1]}
+  server srv1 127.0.0.1:{up_port}
 backend ledger
   server srv1 127.0.0.1:{closed}
 """)
-    out = tmp_path / "haproxy.log"
-    with out.open("wb") as sink:
         proc = subprocess.Popen([HAPROXY, "-db", "-f", str(conf)], stdout=sink, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    break
-                except OSError:
-                    assert proc.poll() is None and time.monotonic() < deadline, out.read_text()
-                    time.sleep(0.05)
-            for path in ["/charge"] * 3 + ["/ledger"] * 2:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10).read()
-                except urllib.error.HTTPError as e:
-                    assert e.code in (503, 504), e
+            wait_listening(port, proc, "haproxy")
+            get_each(port, ["/charge"] * 3 + ["/ledger"] * 2, (503, 504))
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-            upstream.shutdown()
     r = scan([str(out)])
     by = {i.signal: i for i in r.incidents}
     assert (by["upstream-timeout"].service, by["upstream-timeout"].upstream, by["upstream-timeout"].events) == \

@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
-import threading
-import time
-import urllib.error
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from diagnose.logs.scan import scan
+from tests.servers.ports import free_port, get_each, slow_upstream, wait_listening
 
 pytestmark = pytest.mark.integration
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -40,37 +35,18 @@ JSON_FORMAT = ("escape=json '{\"time\": \"$time_iso8601\", \"status\": $status, 
                "\"namespace\": \"team-a\", \"service_name\": \"user-auth\"}'")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Slow(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        time.sleep(2.5)                 # longer than nginx's proxy_read_timeout 1s
-        try:
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"late\n")
-        except OSError:
-            pass
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.fixture
 def nginx_logs(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     if not Path(NGINX).exists():
         pytest.skip("nginx is not installed (scripts/test.sh installs nginx-light)")
-    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    up_port, closed, port = upstream.server_address[1], _free_port(), _free_port()
-    for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (tmp_path / d).mkdir()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(f"""
+    with slow_upstream(2.5) as up_port:             # longer than nginx's proxy_read_timeout 1s
+        closed, port = free_port(), free_port()
+        for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (tmp_path / d).mkdir()
+        conf = tmp_path / "nginx.conf"
+        conf.write_text(f"""
 daemon off; master_process off; worker_processes 1;
 pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log warn;
 events {{ worker_connections 64; }}
@@ -90,28 +66,15 @@ http {{
   }}
 }}
 """)
-    proc = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp_path)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail(f"nginx did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
-                time.sleep(0.05)
-        for path in ["/slow"] * 3 + ["/down"] * 2:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10).read()
-            except urllib.error.HTTPError as e:
-                assert e.code in (502, 504), e
+        proc = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp_path)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            wait_listening(port, proc, "nginx")
+            get_each(port, ["/slow"] * 3 + ["/down"] * 2, (502, 504))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
         yield tmp_path, up_port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        upstream.shutdown()
 
 
 def test_nginxs_own_error_log_gives_timeouts_and_refusals_by_upstream_address(nginx_logs) -> None:

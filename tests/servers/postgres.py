@@ -16,13 +16,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from typing import Iterator
 
 import pytest
+from servers.ports import free_port
 
 MAX_CONNECTIONS = 20
 RESERVED = 3
@@ -60,12 +60,6 @@ class PgServer:
 
 def _quote(v: str) -> str:
     return v.replace("\\", "\\\\").replace("'", "\\'")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def find_bin_dir() -> str | None:

@@ -13,24 +13,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
+from tests.servers.ports import free_port
+
 CONFIG = """global:
   scrape_interval: 15s
   evaluation_interval: 15s
 scrape_configs: []
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ServerUnavailable(RuntimeError):
@@ -55,7 +50,7 @@ class PrometheusServer:
             self.close()
             raise ServerUnavailable("promtool backfill failed: " + (done.stderr or done.stdout)[-2000:])
         (self.dir / "prometheus.yml").write_text(CONFIG)
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(self.dir / "prometheus.log", "wb")
         self.proc = subprocess.Popen(
