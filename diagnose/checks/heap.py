@@ -41,11 +41,17 @@ def _mem(n: float) -> str:
 
 
 def jvm_container(kube: KubeEvidence | None) -> Container | None:
-    """The upstream Deployment's JVM container (as its template declares it), else its first container."""
-    dep = kube.deployment if kube else None
-    if dep is None or not dep.containers:
+    """The upstream Deployment's JVM container (as its template declares it), else its first container; with
+    no Deployment (a StatefulSet's or DaemonSet's pods), as a running pod of the upstream declares it, which
+    its controller's template made."""
+    if kube is None:
         return None
-    return next((c for c in dep.containers if c.jvm), dep.containers[0])
+    dep = kube.deployment
+    containers = dep.containers if dep is not None and dep.containers else \
+        next((p.containers for p in kube.pods if p.phase == "Running" and p.containers), ())
+    if not containers:
+        return None
+    return next((c for c in containers if c.jvm), containers[0])
 
 
 def new_options(current: str, heap: str) -> str:

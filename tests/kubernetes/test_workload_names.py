@@ -312,3 +312,20 @@ def test_the_callers_pods_come_through_a_service_named_like_it_whatever_its_depl
     kube = _evidence(docs)
     assert [p.name for p in kube.caller_pods] == [f"web-{CALLER_HASH}-r2d5n"]
     assert not [n for n in kube.notes if "guess" in n], kube.notes
+
+
+def test_a_statefulsets_jvm_gets_its_heap_fix_on_the_statefulset_from_its_pods_containers() -> None:
+    from diagnose.checks.heap import heap_facts
+    from diagnose.engine.commands import fill_command
+    from diagnose.engine.runbook import for_signal
+
+    kube = _evidence(cluster(statefulset=True))
+    # No Deployment template to read: the StatefulSet's running pod declares the container (limit 1Gi).
+    facts = {**heap_facts(kube, heap_max_bytes=900 * 2**20, limit_bytes=None), "workload": kube.workload_ref,
+             "namespace": NS}
+    assert (facts["container"], facts["heap_limit"], facts["heap_limit_suggested"]) == ("auth", "1Gi", "2Gi")
+    gc = next(s for s in for_signal("upstream-timeout").steps if s.cause == "gc-pause")
+    commands = [fill_command(c, facts) for f in gc.fixes for c in f.commands if not f.fallback]
+    assert f"kubectl set resources statefulset/auth-store -n {NS} -c auth --limits=memory=2Gi" in commands
+    assert f"kubectl set env statefulset/auth-store -n {NS} -c auth 'JAVA_TOOL_OPTIONS=-Xmx1350m -XX:+UseG1GC " \
+           "-XX:MaxGCPauseMillis=200'" in commands
