@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Sequence
 
 from ..errors import DiagnoseError
+from ..logs import nginx
 from ..logs.vantage import fold
 from ..logs.wrappers import DEFAULT_CALLERS
 from ..model.address import AddressName
@@ -51,7 +52,8 @@ def resolve(target: Target, opts: SourceOptions, progress: Progress | None = Non
     if kubernetes.skip_reason(opts) is not None:
         return target, {}
     peer = _proxy_peer(target, scan)
-    if kube_address.address_of(target.upstream) is None and peer is None:
+    logged, readings = _ingress_readings(target, scan)
+    if kube_address.address_of(target.upstream) is None and peer is None and not readings:
         return target, {}
     if progress:
         progress(NAME, None)
@@ -60,6 +62,10 @@ def resolve(target: Target, opts: SourceOptions, progress: Progress | None = Non
     status, files = SourceStatus(NAME, "ok", None, 0), dict[str, bytes]()
     if kube_address.address_of(target.upstream) is not None:
         target, status, files = _name_upstream(target, opts, deadline, started, scan)
+    if readings:
+        target, more = _name_ingress(target, logged, readings, opts, deadline, scan)
+        files.update({f"ingress/{rel}": data for rel, data in more.items()})
+        status = replace(status, duration_ms=_ms(started))
     if peer is not None:
         target, caller_files = _name_caller(target, peer, opts, deadline, started)
         files.update({f"caller/{rel}": data for rel, data in caller_files.items()})
@@ -108,6 +114,49 @@ def _proxy_peer(target: Target, scan: LogScan | None) -> str | None:
             peers.update(acc.peers)
     found = [ip for ip, _ in peers.most_common() if kube_address.address_of(ip) is not None]
     return found[0] if found else None
+
+
+def _ingress_readings(target: Target, scan: LogScan | None) -> tuple[str, list[tuple[str, str]]]:
+    """The ingress-nginx upstream name the incident was read from, and its readings, when it splits more
+    than one way (`team-a-user-auth-8080`: team/a-user-auth, team-a/user-auth, team-a-user/auth) and the
+    log said no namespace: the cluster says which Service there is."""
+    inc = target.incident.as_logged()
+    if scan is None or scan.groups is None:
+        return "", []
+    names: Counter[str] = Counter()
+    for (signal, caller, upstream, via), acc in scan.groups.signals.items():
+        if (signal, caller, upstream) == (inc.signal, inc.service, inc.upstream) and via == "nginx":
+            names.update(acc.logged)
+    if not names:
+        return "", []
+    name = names.most_common(1)[0][0]
+    readings = nginx.splits(name)
+    return (name, readings) if len(readings) > 1 else ("", [])
+
+
+def _name_ingress(target: Target, name: str, readings: list[tuple[str, str]], opts: SourceOptions,
+                  deadline: float, scan: LogScan | None) -> tuple[Target, dict[str, bytes]]:
+    """The incident under the reading the cluster has a Service for (the scan folded again under it)."""
+    inc = target.incident
+    try:
+        files = dict(kube_address.collect_services(opts, readings, deadline))
+        found = parser.service_reading(files)
+    except DiagnoseError as e:
+        note = f"ingress-nginx's upstream {name} may be read {len(readings)} ways; the cluster was not asked ({e})"
+        return replace(target, incident=replace(inc, upstream_note=note)), {}
+    if found is None:
+        note = (f"ingress-nginx's upstream {name}: none of its {len(readings)} readings is a Service the cluster "
+                f"has; read at its first dash")
+        return replace(target, incident=replace(inc, upstream_note=note)), files
+    ns, svc = found
+    note = (f"ingress-nginx's upstream {name} is Service {svc} in {ns} (of {len(readings)} readings, the one "
+            "the cluster has)")
+    if svc != inc.upstream and scan is not None and scan.groups is not None:
+        scan.incidents, scan.kept = fold(scan.groups, KEEP_LINES, {inc.upstream: svc})
+        inc = next((i for i in scan.incidents if (i.signal, i.service, i.upstream) == (inc.signal, inc.service, svc)),
+                   replace(inc, upstream=svc))
+    incident = replace(inc, namespace=ns, upstream_note=note)
+    return replace(target, incident=incident, namespace=opts.namespace or ns), files
 
 
 def _name_caller(target: Target, peer: str, opts: SourceOptions, deadline: float, started: float,

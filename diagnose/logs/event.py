@@ -25,6 +25,9 @@ class Event:
     # The address a sidecar's call came from (Envoy's %DOWNSTREAM_REMOTE_ADDRESS%: the caller's pod IP on an
     # outbound call), by which a proxy's caller is named from the cluster (engine/address.py).
     peer: str = ""
+    # The upstream as the log wrote it when a rule read a name out of it that may read otherwise: ingress-
+    # nginx's `<namespace>-<service>-<port>` with dashes in both (engine/address.py asks the cluster).
+    logged: str = ""
 
 
 class Skip(Exception):

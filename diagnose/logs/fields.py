@@ -17,7 +17,7 @@ from .classify import from_proxy, from_words
 from .durations import named_unit_ms, to_ms
 from .event import Event
 from .names import split_upstream
-from .nginx import STATUS_KINDS, proxy_upstream
+from .nginx import STATUS_KINDS, ambiguous, proxy_upstream
 from .timestamps import to_epoch
 
 # role -> its exact keys in priority order (for callers that name a role by its keys)
@@ -301,7 +301,8 @@ def _ingress_event(kind: str, rec: Mapping[str, Any], plan: Plan, name: str, def
     """An ingress-nginx access record's event: the Service and namespace from $proxy_upstream_name (else the
     upstream fields'), the ingress as the caller (its service fields name the backend), the status as the
     proxy's word on it."""
-    upstream, ns = proxy_upstream(name, _pick(rec, plan.get("namespace")))
+    given = _pick(rec, plan.get("namespace"))
+    upstream, ns = proxy_upstream(name, given)
     if upstream is None:
         upstream, ns = _upstream(rec, plan.get("upstream"))
     if upstream is None:
@@ -309,4 +310,4 @@ def _ingress_event(kind: str, rec: Mapping[str, Any], plan: Plan, name: str, def
     status = _pick_code(rec, plan.get("upstream_status")) or _pick_code(rec, plan.get("code")) or ""
     return Event(kind, "nginx" if default_service == "unknown" else default_service, upstream,
                  _time(rec, plan.get("time")), _ms(rec, plan.get("duration")), None,
-                 ns or _pick(rec, plan.get("namespace")), via="nginx", detail=status)
+                 ns or given, via="nginx", detail=status, logged=name if not given and ambiguous(name) else "")

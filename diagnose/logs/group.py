@@ -32,6 +32,7 @@ class GroupAcc:
     namespaces: Counter[str] = field(default_factory=Counter)
     details: Counter[str] = field(default_factory=Counter)      # a proxy's flags or status codes
     peers: Counter[str] = field(default_factory=Counter)        # where a sidecar's calls came from (IPs)
+    logged: Counter[str] = field(default_factory=Counter)       # upstream names as logged (Event.logged)
     kept: list[bytes] = field(default_factory=list)
 
     def add(self, ev: Event, raw: bytes, keep: int) -> None:
@@ -54,6 +55,8 @@ class GroupAcc:
             ip = ip.strip("[]")
             if ip in self.peers or len(self.peers) < MAX_VALUES:
                 self.peers[ip] += 1
+        if ev.logged and (ev.logged in self.logged or len(self.logged) < MAX_VALUES):
+            self.logged[ev.logged] += 1
         if len(self.kept) < keep:
             self.kept.append(bytes(raw.rstrip(b"\r")))
 
@@ -68,6 +71,7 @@ class GroupAcc:
         self.namespaces.update(o.namespaces)
         self.details.update(o.details)
         self.peers.update(o.peers)
+        self.logged.update(o.logged)
         self.kept.extend(o.kept[:max(0, keep - len(self.kept))])
 
 

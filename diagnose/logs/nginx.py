@@ -91,6 +91,7 @@ def access(line: str, default_service: str = "nginx") -> Event | None:
     if kind is None:
         return None
     upstream, ns = proxy_upstream(m.group("proxy"))
+    logged = m.group("proxy") if upstream is not None and ambiguous(m.group("proxy")) else ""
     if upstream is None:
         last = _SPLIT.split(addr)[-1]
         if last == "-":
@@ -98,24 +99,36 @@ def access(line: str, default_service: str = "nginx") -> Event | None:
         upstream, ns = split_upstream(last)
     rt = m.group("rt")
     return Event(kind, default_service, upstream, parse_text(m.group("time")),
-                 float(rt) * 1000 if rt != "-" else None, None, ns, via="nginx", detail=status)
+                 float(rt) * 1000 if rt != "-" else None, None, ns, via="nginx", detail=status, logged=logged)
 
 
 def proxy_upstream(name: str, namespace: str | None = None) -> tuple[str | None, str | None]:
     """(service, namespace) of ingress-nginx's `$proxy_upstream_name` (`<namespace>-<service>-<port>`).
 
     Both names may hold dashes: `team-a-user-auth-8080` is read at its first dash (`team`, `a-user-auth`)
-    unless the record names the namespace itself (ingress-nginx's `$namespace`), which then decides."""
-    if name.startswith("upstream-") and name != "upstream-default-backend":
-        name = name[len("upstream-"):]
-    parts = name.split("-")
-    if len(parts) < 3 or name == "upstream-default-backend":
+    unless the record names the namespace itself (ingress-nginx's `$namespace`), which then decides; with
+    neither, engine/address.py asks the cluster which reading is a Service (`splits`)."""
+    readings = splits(name)
+    if not readings:
         return None, None
-    if namespace and name.startswith(namespace + "-") and len(name) > len(namespace) + 1:
-        rest = name[len(namespace) + 1:].rsplit("-", 1)
-        if len(rest) == 2 and rest[0]:
-            return rest[0], namespace
-    return "-".join(parts[1:-1]), parts[0]
+    ns, svc = next((r for r in readings if r[0] == namespace), readings[0])
+    return svc, ns
+
+
+def ambiguous(name: str) -> bool:
+    """Whether `<namespace>-<service>-<port>` splits more than one way (a dash in the namespace or service)."""
+    return len(splits(name)) > 1
+
+
+def splits(name: str) -> list[tuple[str, str]]:
+    """Every (namespace, service) an upstream name may stand for, the first dash's reading first; none for
+    the default backend or a name of fewer than three parts. Older controllers prefix `upstream-`."""
+    if name == "upstream-default-backend":
+        return []
+    if name.startswith("upstream-") and len(name.split("-")) > 3:
+        name = name[len("upstream-"):]
+    parts = name.split("-")[:-1]          # the port (or its name) last
+    return [("-".join(parts[:i]), "-".join(parts[i:])) for i in range(1, len(parts)) if parts[i - 1] and parts[i]]
 
 
 def has_upstreaminfo(lines: list[bytes]) -> bool:

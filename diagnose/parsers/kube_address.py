@@ -111,3 +111,19 @@ def _load(files: RawFiles) -> AddressName:
                        pod=str(pod_name) if is_dns_subdomain(pod_name) else None,
                        workload=(_WORKLOADS[workload[0]], workload[1]) if workload else None, service=service,
                        port=port_name, cluster_ip=cluster_ip, missing=missing)
+
+
+def service_reading(files: RawFiles) -> tuple[str, str] | None:
+    """The (namespace, service) of an ingress-nginx upstream name the cluster has a Service for, of the
+    readings asked (sources/kube_address.gather_services), in their order; None when none exists."""
+    try:
+        asked = _doc(files, "readings.json").get("readings") or []
+        for ns, svc in asked:
+            items = _items(files, f"services/{ns}.json")
+            if any(_meta(i).get("name") == svc for i in items):
+                return str(ns), str(svc)
+    except (AttributeError, TypeError, ValueError) as e:
+        raise EvidenceError("upstream-address: readings.json has a field of an unexpected type "
+                            f"({e.__class__.__name__}: {single_line(e, 160)})") from None
+    return None
+

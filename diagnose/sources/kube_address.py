@@ -115,3 +115,43 @@ def collect(opts: SourceOptions, target: Target, deadline: float) -> RawFiles:
         finally:
             dog.close()
             api.close()
+
+
+# ---- which Service an ingress-nginx upstream name is -----------------------------------------------------
+
+READINGS = "readings.json"
+
+
+def gather_services(get: Getter, readings: list[tuple[str, str]], deadline: float, now: datetime,
+                    clock: Callable[[], float] = time.monotonic) -> RawFiles:
+    """One Service lookup per reading (namespace, service) of a `<namespace>-<service>-<port>` name, in
+    order, until one exists: `services/<namespace>.json` each, and what was asked in readings.json."""
+    plan = _Plan(get, deadline, clock)
+    asked = []
+    for ns, svc in readings:
+        if not (is_dns_label(ns) and is_dns_label(svc)):
+            continue
+        doc = plan.fetch(f"services/{ns}", ApiPath("/api/v1/namespaces/{namespace}/services", namespace=ns),
+                         {"fieldSelector": f"metadata.name={svc}"})
+        asked.append([ns, svc])
+        if doc is not None and doc.get("items"):
+            break
+    if plan.answered == 0:
+        raise SourceError(f"no answer from the API server ({next(iter(plan.errors.values()), '?')})")
+    plan.files[READINGS] = (json.dumps({"readings": asked, "resolved_at": iso(now), "calls": plan.calls,
+                                        "errors": plan.errors}, indent=1) + "\n").encode()
+    return plan.files
+
+
+def collect_services(opts: SourceOptions, readings: list[tuple[str, str]], deadline: float) -> RawFiles:
+    """gather_services through the kubeconfig the kubernetes source uses."""
+    with private_dir("diagnose-kube-") as temp_dir:
+        api, _ = _api_client(opts, temp_dir)
+        dog = Watchdog(deadline)
+        try:
+            return gather_services(_live_getter(api, dog, opts.max_response_bytes), readings, deadline,
+                                   datetime.now(timezone.utc))
+        finally:
+            dog.close()
+            api.close()
+

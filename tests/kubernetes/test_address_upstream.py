@@ -227,3 +227,34 @@ def test_a_sidecar_log_read_alone_is_its_pods_workloads_calls_not_envoys(tmp_pat
     assert {"fieldSelector": f"status.podIP={caller_ip}"} in asked
     analyzed = _diagnose(tmp_path, "analyze", str(tmp_path / "bundle"))["incident"]
     assert (analyzed["service"], analyzed["events"]) == ("frontend-api", 20)
+
+
+def test_an_ingress_upstream_name_with_dashes_in_its_namespace_is_the_service_the_cluster_has(tmp_path: Path) -> None:
+    # ingress-nginx's upstreaminfo access line names `<namespace>-<service>-<port>`: `identity-prod-auth-8080`
+    # reads as identity/prod-auth at its first dash, or identity-prod/auth; the cluster has the second.
+    from tests.kubernetes.test_workload_names import NS, ONSET, cluster
+
+    lines = [f'10.0.9.4 - - [{(ONSET + timedelta(seconds=10 * i)).strftime("%d/%b/%Y:%H:%M:%S")} +0000] '
+             f'"POST /login HTTP/1.1" 504 160 "-" "okhttp/4.9.3" 412 10.004 [{NS}-auth-8080] [] 10.0.2.7:8080 0 '
+             f'10.001 504 c0ffee{i:026d}' for i in range(6)]
+    log = tmp_path / "ingress.log"
+    log.write_text("\n".join(lines) + "\n")
+    assert [(i.upstream, i.namespace) for i in scan_file(log)] == [("prod-auth", "identity")]
+    with KubeAPI(cluster()) as api:
+        report = _diagnose(tmp_path, "run", "--log", str(log), "--kubeconfig", str(api.kubeconfig(tmp_path)),
+                           "--timeout", "30", "--bundle-out", str(tmp_path / "bundle"))
+        asked = [(r.path, r.query) for r in api.requests if r.path.endswith("/services")]
+    incident = report["incident"]
+    assert (incident["upstream"], incident["namespace"], incident["events"]) == ("auth", NS, 6)
+    assert incident["upstream_note"].startswith(f"ingress-nginx's upstream {NS}-auth-8080 is Service auth in {NS}")
+    # the first reading was asked and found missing, then the second; the sources then read the real names
+    assert asked[:2] == [("/api/v1/namespaces/identity/services", {"fieldSelector": "metadata.name=prod-auth"}),
+                         (f"/api/v1/namespaces/{NS}/services", {"fieldSelector": "metadata.name=auth"})]
+    assert (tmp_path / "bundle" / "upstream-address" / "ingress" / "readings.json").is_file()
+    assert _diagnose(tmp_path, "analyze", str(tmp_path / "bundle"))["incident"]["upstream"] == "auth"
+
+
+def scan_file(path: Path) -> list[Any]:
+    from diagnose.logs.scan import scan
+
+    return scan([str(path)]).incidents
