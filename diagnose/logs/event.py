@@ -28,6 +28,7 @@ class Event:
     # The upstream as the log wrote it when a rule read a name out of it that may read otherwise: ingress-
     # nginx's `<namespace>-<service>-<port>` with dashes in both (engine/address.py asks the cluster).
     logged: str = ""
+    pod: str = ""                    # the pod whose log said it (a wrapper's prefix, a shipper's pod field)
 
 
 class Skip(Exception):

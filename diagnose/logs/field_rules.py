@@ -97,6 +97,10 @@ RULES: tuple[Rule, ...] = (
     Rule("upstream", ("upstream_url", "upstream.url", "url.full", "http.url", "url.original", "http.target_url",
                       "target_url", "request_url", "url"),
          f"ECS url.full, url.original {ECS}; OTel url.full (was http.url) {OTEL}", read=URL),
+    # -- the pod whose log it is (one pod's calls seen by its app and its sidecar are counted once) --------
+    Rule("pod", ("kubernetes.pod_name", "kubernetes.pod.name", "k8s.pod.name", "resource.k8s.pod.name",
+                 "pod_name", "pod"),
+         f"Fluent Bit pod_name {FLUENTBIT}; Filebeat kubernetes.pod.name {FILEBEAT}; OTel k8s.pod.name {OTEL}"),
     # -- the upstream's namespace (when its name does not carry one) ---------------------------------------
     Rule("namespace", ("kubernetes.namespace_name", "namespace", "k8s.namespace.name", "kubernetes.namespace",
                        "kubernetes.pod_namespace", "kubernetes.namespace.name", "resource.k8s.namespace.name",

@@ -277,6 +277,9 @@ def event_from_record(rec: Mapping[str, Any], default_service: str = "unknown") 
     ev = Event(kind, _pick(rec, plan.get("service")) or default_service, upstream,
                _time(rec, plan.get("time")), _ms(rec, plan.get("duration")), _ms(rec, plan.get("timeout")),
                up_ns or _pick(rec, plan.get("namespace")))
+    pod = _pick(rec, plan.get("pod"))
+    if pod is not None:
+        ev.pod = pod
     if "flags" in plan:                    # an Envoy access log: the proxy is the one that gave up
         if ev.service == "unknown":
             ev.service = "envoy"

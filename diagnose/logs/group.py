@@ -33,6 +33,7 @@ class GroupAcc:
     details: Counter[str] = field(default_factory=Counter)      # a proxy's flags or status codes
     peers: Counter[str] = field(default_factory=Counter)        # where a sidecar's calls came from (IPs)
     logged: Counter[str] = field(default_factory=Counter)       # upstream names as logged (Event.logged)
+    pods: Counter[str] = field(default_factory=Counter)         # events per pod whose log said them
     kept: list[bytes] = field(default_factory=list)
 
     def add(self, ev: Event, raw: bytes, keep: int) -> None:
@@ -55,6 +56,8 @@ class GroupAcc:
             ip = ip.strip("[]")
             if ip in self.peers or len(self.peers) < MAX_VALUES:
                 self.peers[ip] += 1
+        if ev.pod and (ev.pod in self.pods or len(self.pods) < MAX_VALUES):
+            self.pods[ev.pod] += 1
         if ev.logged and (ev.logged in self.logged or len(self.logged) < MAX_VALUES):
             self.logged[ev.logged] += 1
         if len(self.kept) < keep:
@@ -72,6 +75,7 @@ class GroupAcc:
         self.details.update(o.details)
         self.peers.update(o.peers)
         self.logged.update(o.logged)
+        self.pods.update(o.pods)
         self.kept.extend(o.kept[:max(0, keep - len(self.kept))])
 
 

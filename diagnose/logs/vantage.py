@@ -51,21 +51,29 @@ _PROXY_WORDS = frozenset({"envoy", "nginx", "haproxy", "istio", "proxy", "sideca
 _KUBELET_FILE = re.compile(r"\d+\.log(?:\.\d+|\.gz|\.\d+\.gz)?")
 
 
+def pod_of_path(path: str) -> str | None:
+    """The pod a log file is of, when its path says: the kubelet's files and links, the pod-logs source's."""
+    p = PurePosixPath(path.replace("\\", "/"))
+    parts = p.parts
+    if len(parts) >= 3 and (m := _KUBELET_POD_DIR.fullmatch(parts[-3])) and _KUBELET_FILE.fullmatch(parts[-1]):
+        return m.group("pod")
+    if (m := _KUBELET_LINK.fullmatch(p.name)):
+        return m.group("pod")
+    if len(parts) >= 3 and parts[-3] == "pod-logs":      # the pod-logs source: pod-logs/<pod>/<container>.log
+        return parts[-2]
+    return None
+
+
 def caller_of_path(path: str) -> tuple[str, bool] | None:
     """The workload whose log a file is, from its path, and whether the path names its pod (a kubelet or
     pod-logs path: any unnamed caller is that pod's workload) or only its proxy's file (the proxy's lines
     are that workload's calls); None when the path does not say."""
     if path == "-":
         return None
-    p = PurePosixPath(path.replace("\\", "/"))
-    parts = p.parts
-    if len(parts) >= 3 and (m := _KUBELET_POD_DIR.fullmatch(parts[-3])) and _KUBELET_FILE.fullmatch(parts[-1]):
-        return workload(m.group("pod")), True
-    if (m := _KUBELET_LINK.fullmatch(p.name)):
-        return workload(m.group("pod")), True
-    if len(parts) >= 3 and parts[-3] == "pod-logs":      # the pod-logs source: pod-logs/<pod>/<container>.log
-        return workload(parts[-2]), True
-    stem = p.name.lower()
+    pod = pod_of_path(path)
+    if pod is not None:
+        return workload(pod), True
+    stem = PurePosixPath(path.replace("\\", "/")).name.lower()
     for _ in range(3):
         for ext in _EXTENSIONS:
             stem = stem.removesuffix(ext)
@@ -100,6 +108,12 @@ def attribute(groups: Groups, path: str) -> Groups:
     def whose(who: str, via: str) -> str:
         return caller if who in DEFAULT_CALLERS and (sure or via) else who
 
+    if sure:       # a kubelet or pod-logs path: every event of the file is that pod's
+        pod = pod_of_path(path)
+        for acc in groups.signals.values():
+            unnamed = acc.events - sum(acc.pods.values())
+            if pod and unnamed > 0:
+                acc.pods[pod] += unnamed
     if all(whose(k[1], k[3]) == k[1] for k in groups.signals):
         return groups
     out = Groups(failures=Counter(), dropped=groups.dropped)
@@ -175,6 +189,16 @@ def _copy(acc: GroupAcc) -> GroupAcc:
     return out
 
 
+def _calls(accs: list[GroupAcc]) -> int:
+    """How many calls the views saw: per pod, the most any view saw of that pod's (its app's lines and its
+    sidecar's are the same calls; two pods' are not), when every event's pod is known; else the most any
+    view saw."""
+    if len(accs) > 1 and all(a.pods and sum(a.pods.values()) == a.events for a in accs):
+        pods = {p for a in accs for p in a.pods}
+        return sum(max(a.pods.get(p, 0) for a in accs) for p in pods)
+    return max(a.events for a in accs)
+
+
 def _overlap(a: GroupAcc, b: GroupAcc) -> bool:
     if a.first is None or a.last is None or b.first is None or b.last is None:
         return True            # no times to tell them apart: the same upstream, the same signal
@@ -192,7 +216,7 @@ def _first(values: Iterable[Any]) -> Any:
 
 def _incident(key: tuple[str, str, str], f: _Folded) -> Incident:
     accs = [a for _, a in f.views]          # the caller's own view first, when there is one
-    events = max(a.events for a in accs)
+    events = _calls(accs)
     firsts = [a.first for a in accs if a.first is not None]
     lasts = [a.last for a in accs if a.last is not None]
     first, last = (min(firsts) if firsts else None), (max(lasts) if lasts else None)

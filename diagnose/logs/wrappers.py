@@ -81,8 +81,10 @@ class Peeled:
             except (Skip, UnicodeDecodeError):
                 pass
         pod = self.pods[index]
-        if pod is not None and ev.service in DEFAULT_CALLERS:
-            ev.service = workload(pod.decode("utf-8", "replace"))
+        if pod is not None:
+            ev.pod = pod.decode("utf-8", "replace")
+            if ev.service in DEFAULT_CALLERS:
+                ev.service = workload(ev.pod)
 
     def line_no(self, first_line: int, index: int) -> int:
         if self.line_nos is not None and 0 <= index < len(self.line_nos):

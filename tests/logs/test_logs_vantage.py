@@ -113,3 +113,23 @@ def test_run_diagnoses_the_folded_incident_and_the_report_says_who_saw_it(tmp_pa
     assert inc["seen_by"] == [{"log": "app", "events": 8}, {"log": "envoy", "events": 8, "details": {"UT": 8}}]
     text = diagnose("run", "--log", app, "--log", side, env=NO_SOURCES).stdout
     assert "seen by: app 8; envoy 8 (UT 8)" in text
+
+
+def test_calls_are_counted_once_per_pod_so_two_pods_seen_by_different_logs_add_up(tmp_path):
+    # `kubectl logs --prefix --timestamps --all-containers`: pod -a's app and sidecar logged the same 6 calls;
+    # pod -b's app container logged nothing of its 4 calls (a library that does not log timeouts), its
+    # sidecar did; pod -c (no sidecar injected) only its app, 5 calls. 15 calls: the most of each pod's views,
+    # added up; not 10 (the larger view), not 21 (every line).
+    a, b = "frontend-api-5c8d7f9b4-x2x4z", "frontend-api-5c8d7f9b4-q9m4v"
+
+    def prefixed(pod: str, container: str, line: str, i: int) -> str:
+        stamp = (T0 + timedelta(seconds=5 * i)).strftime("%Y-%m-%dT%H:%M:%S.000000000Z")
+        return f"[pod/{pod}/{container}] {stamp} {line}"
+
+    lines = [prefixed(a, "app", app_line(i), i) for i in range(6)]
+    lines += [prefixed(a, "istio-proxy", envoy_line(i), i) for i in range(6)]
+    lines += [prefixed(b, "istio-proxy", envoy_line(i), i) for i in range(4)]
+    lines += [prefixed("frontend-api-5c8d7f9b4-m7k2w", "app", app_line(i), i) for i in range(5)]
+    (inc,) = scan([write(tmp_path / "all.log", lines)]).incidents
+    assert (inc.service, inc.events, inc.timeout_ms) == ("frontend-api", 15, 10000)
+    assert [(v.log, v.events) for v in inc.seen_by] == [("app", 11), ("envoy", 10)]
