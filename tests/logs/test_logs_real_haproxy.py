@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from diagnose.logs.scan import scan
-from tests.servers.ports import free_port, get_each, slow_upstream, wait_listening
+from tests.servers.ports import free_port, get_each, refusing_port, slow_upstream, wait_listening
 
 pytestmark = pytest.mark.integration
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -26,9 +26,10 @@ HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 def test_haproxys_own_log_gives_server_timeouts_and_refusals_by_backend(tmp_path: Path) -> None:
     if not Path(HAPROXY).exists():
         pytest.skip("haproxy is not installed (scripts/test.sh installs it)")
-    port, closed = free_port(), free_port()
     out = tmp_path / "haproxy.log"
-    with slow_upstream(2.5) as up_port, out.open("wb") as sink:       # longer than `timeout server 1s`
+    # longer than `timeout server 1s`; the port is chosen while the others are held, so it is none of them
+    with slow_upstream(2.5) as up_port, refusing_port() as closed, out.open("wb") as sink:
+        port = free_port()
         conf = tmp_path / "haproxy.cfg"
         conf.write_text(f"""
 global
@@ -63,10 +64,11 @@ backend ledger
             proc.wait(timeout=10)
     r = scan([str(out)])
     by = {i.signal: i for i in r.incidents}
+    assert set(by) == {"upstream-timeout", "upstream-unavailable"}, out.read_text()
     assert (by["upstream-timeout"].service, by["upstream-timeout"].upstream, by["upstream-timeout"].events) == \
         ("haproxy", "payment", 3)
     assert by["upstream-timeout"].duration_ms.max is not None and by["upstream-timeout"].duration_ms.max >= 1000
     # sH--: `timeout server` fired waiting for the headers (sC-- when a loaded runner made the connect time out)
     (view,) = by["upstream-timeout"].seen_by
     assert view.log == "haproxy" and all(state[0] == "s" for state, _ in view.details), view
-    assert (by["upstream-unavailable"].upstream, by["upstream-unavailable"].events) == ("ledger", 2)
+    assert (by["upstream-unavailable"].upstream, by["upstream-unavailable"].events) == ("ledger", 2), out.read_text()

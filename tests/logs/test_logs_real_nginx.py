@@ -19,7 +19,7 @@ from typing import Iterator
 import pytest
 
 from diagnose.logs.scan import scan
-from tests.servers.ports import free_port, get_each, slow_upstream, wait_listening
+from tests.servers.ports import free_port, get_each, refusing_port, slow_upstream, wait_listening
 
 pytestmark = pytest.mark.integration
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -41,8 +41,8 @@ JSON_FORMAT = ("escape=json '{\"time\": \"$time_iso8601\", \"status\": $status, 
 def nginx_logs(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     if not Path(NGINX).exists():
         pytest.skip("nginx is not installed (scripts/test.sh installs nginx-light)")
-    with slow_upstream(2.5) as up_port:             # longer than nginx's proxy_read_timeout 1s
-        closed, port = free_port(), free_port()
+    with slow_upstream(2.5) as up_port, refusing_port() as closed:     # longer than proxy_read_timeout 1s
+        port = free_port()
         for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (tmp_path / d).mkdir()
         conf = tmp_path / "nginx.conf"

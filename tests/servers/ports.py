@@ -65,3 +65,13 @@ def get_each(port: int, paths: list[str], answers: tuple[int, ...]) -> None:
             urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10).read()
         except urllib.error.HTTPError as e:
             assert e.code in answers, e
+
+
+@contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port held bound but not listening for as long as the block runs: every connection to it
+    is refused, and no other server of the test run can take it meanwhile (a port chosen free and let go
+    may be handed to the next server that binds port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield int(s.getsockname()[1])
